@@ -1,0 +1,116 @@
+import { Command, CommanderError } from 'commander'
+import { type Config, loadConfig } from '../config/index.js'
+import { TOKUMEI_VERSION } from '../version.js'
+import { registerAuditCommands } from './commands/audit.js'
+import { registerConfigCommands } from './commands/config.js'
+import { registerInitCommands } from './commands/init.js'
+import { registerJobCommands } from './commands/jobs.js'
+import { registerKeyCommands } from './commands/keys.js'
+import { registerServeCommand } from './commands/serve.js'
+import { type CliIo, Output, processIo } from './io.js'
+
+/** What every command action receives: its output channel, the configuration, and the outside world. */
+export interface CommandContext {
+  readonly io: CliIo
+  readonly out: Output
+  config(): Config
+  /** Set by long-running commands (serve, process, tail --follow) to end on SIGTERM/SIGINT. */
+  onShutdown(stop: () => void): void
+}
+
+export type CommandAction = (
+  context: CommandContext,
+  options: Record<string, unknown>,
+  ...args: string[]
+) => Promise<number | undefined>
+
+/** Wraps an action: builds its context from the global options and turns errors into exit codes. */
+export type Define = (action: CommandAction) => (...args: unknown[]) => Promise<void>
+
+const JSON_HELP = 'print the result as JSON'
+
+/** Runs one command line and returns the exit code (0 ok, 1 failed check, 2 bad usage or input). */
+export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  let exitCode = 0
+  const program = new Command('tokumei')
+  program
+    .description(
+      'The software of a certified medical-data agency (次世代医療基盤法): intake, linkage, anonymization, governed release.',
+    )
+    .version(TOKUMEI_VERSION, '-V, --version')
+    .option('--json', JSON_HELP)
+    .option('-c, --config <file>', 'read settings from this YAML file (default ./tokumei.yaml)')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      outputError: (text, write) => write(`tokumei: ${text.replace(/^error: /, '')}`),
+    })
+
+  const define: Define =
+    (action) =>
+    async (...args: unknown[]) => {
+      const command = args.at(-1) as Command
+      const options = command.optsWithGlobals() as Record<string, unknown>
+      const positional = args.slice(0, -2).filter((a): a is string => typeof a === 'string')
+      const out = new Output(io, Boolean(options.json))
+      let config: Config | undefined
+      const context: CommandContext = {
+        io,
+        out,
+        config: () => {
+          config ??= loadConfig({ env: io.env, cwd: io.cwd, file: options.config as string | undefined })
+          return config
+        },
+        onShutdown: (stop) => {
+          const handler = () => stop()
+          process.once('SIGTERM', handler)
+          process.once('SIGINT', handler)
+        },
+      }
+      try {
+        exitCode = (await action(context, options, ...positional)) ?? 0
+      } catch (error) {
+        exitCode = out.error(error)
+      }
+    }
+
+  registerInitCommands(program, define)
+  registerServeCommand(program, define)
+  registerJobCommands(program, define)
+  registerKeyCommands(program, define)
+  registerAuditCommands(program, define)
+  registerConfigCommands(program, define)
+  for (const command of program.commands) inheritSettings(command, io)
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' })
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+      )
+        return 0
+      // A command group called without a subcommand prints its help: that is usage, not success.
+      return 2
+    }
+    return new Output(io, argv.includes('--json')).error(error)
+  }
+  return exitCode
+}
+
+function inheritSettings(command: Command, io: CliIo): void {
+  command.exitOverride().configureOutput({
+    writeOut: (text) => io.stdout.write(text),
+    writeErr: (text) => io.stderr.write(text),
+    outputError: (text, write) => write(`tokumei: ${text.replace(/^error: /, '')}`),
+  })
+  command.showHelpAfterError('(run with --help for usage)')
+  if (!command.options.some((o) => o.long === '--json') && command.commands.length === 0) {
+    command.option('--json', JSON_HELP)
+  }
+  for (const sub of command.commands) inheritSettings(sub, io)
+}

@@ -1,0 +1,14 @@
+// Configuration: defaults, then `tokumei.yaml`, then the environment (`TOKUMEI_*`, `DATABASE_URL`),
+// validated with zod. A bad value is one sentence naming the key and the expected form; secrets are
+// never echoed back.
+export {
+  type Config,
+  describeConfig,
+  type LoadConfigOptions,
+  type LogLevel,
+  loadConfig,
+  type SettingSource,
+  ZONES,
+  type Zone,
+} from './load.js'
+export { LOG_LEVELS, SETTINGS, type SettingSpec } from './settings.js'

@@ -1,0 +1,165 @@
+import { z } from 'zod'
+
+/**
+ * Every setting tokumei reads, in one table: where it lives in `tokumei.yaml`, which environment
+ * variable overrides it, what form it takes. The README's configuration reference and
+ * `tokumei config show` are made from this table, so they cannot drift from the code.
+ */
+export interface SettingSpec {
+  /** Dotted path in `tokumei.yaml` and in the loaded `Config`. */
+  readonly path: string
+  readonly env: string
+  /** Validates one value; environment strings are converted before this runs. */
+  readonly schema: z.ZodType
+  readonly kind: 'string' | 'integer' | 'enum' | 'url'
+  /** The expected form, as the second half of "KEY must be …". */
+  readonly expected: string
+  readonly default?: string | number
+  readonly secret?: boolean
+  readonly doc: string
+}
+
+const integer = (min: number, max: number) => z.number().int().min(min).max(max)
+const postgresUrl = z
+  .string()
+  .refine((value) => /^postgres(ql)?:\/\/\S*$/.test(value) && URL.canParse(value), 'not a PostgreSQL URL')
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+export const SETTINGS: readonly SettingSpec[] = [
+  {
+    path: 'dataDir',
+    env: 'TOKUMEI_DATA_DIR',
+    schema: z.string().min(1),
+    kind: 'string',
+    expected: 'a directory path',
+    default: './data',
+    doc: 'Where the embedded database (`db/`), the master key file and the object store live.',
+  },
+  {
+    path: 'database.url',
+    env: 'DATABASE_URL',
+    schema: postgresUrl,
+    kind: 'url',
+    expected: 'a URL of the form postgresql://user:password@host:5432/database',
+    secret: true,
+    doc: 'A PostgreSQL 15+ server. Unset: the embedded PGlite database in `<dataDir>/db`.',
+  },
+  {
+    path: 'database.rolePrefix',
+    env: 'TOKUMEI_DB_ROLE_PREFIX',
+    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,40}$/),
+    kind: 'string',
+    expected: 'lower-case letters, digits and underscores, starting with a letter (at most 41 characters)',
+    default: 'tokumei',
+    doc: 'Prefix of the per-zone database roles (`<prefix>_gateway`, `<prefix>_core`, `<prefix>_portal`).',
+  },
+  {
+    path: 'database.zoneUrls.gateway',
+    env: 'TOKUMEI_GATEWAY_DATABASE_URL',
+    schema: postgresUrl,
+    kind: 'url',
+    expected: 'a URL of the form postgresql://user:password@host:5432/database',
+    secret: true,
+    doc: 'Connection used by `serve --zone gateway` (as the gateway role). Printed by `init --roles`.',
+  },
+  {
+    path: 'database.zoneUrls.core',
+    env: 'TOKUMEI_CORE_DATABASE_URL',
+    schema: postgresUrl,
+    kind: 'url',
+    expected: 'a URL of the form postgresql://user:password@host:5432/database',
+    secret: true,
+    doc: 'Connection used by `serve --zone core` and `process` (as the core role).',
+  },
+  {
+    path: 'database.zoneUrls.portal',
+    env: 'TOKUMEI_PORTAL_DATABASE_URL',
+    schema: postgresUrl,
+    kind: 'url',
+    expected: 'a URL of the form postgresql://user:password@host:5432/database',
+    secret: true,
+    doc: 'Connection used by `serve --zone portal` (as the portal role).',
+  },
+  {
+    path: 'masterKey.file',
+    env: 'TOKUMEI_MASTER_KEY_FILE',
+    schema: z.string().min(1),
+    kind: 'string',
+    expected: 'a file path',
+    default: '<dataDir>/master.key',
+    doc: 'The key-encryption key, created by `tokumei init` with mode 0600.',
+  },
+  {
+    path: 'masterKey.value',
+    env: 'TOKUMEI_MASTER_KEY',
+    schema: z.string().regex(/^[A-Za-z0-9+/]{43}=$/),
+    kind: 'string',
+    expected: '32 random bytes in base64 (44 characters ending in "="), e.g. from `openssl rand -base64 32`',
+    secret: true,
+    doc: 'The key-encryption key itself; when set, the key file is not read.',
+  },
+  {
+    path: 'server.host',
+    env: 'TOKUMEI_HOST',
+    schema: z.string().min(1),
+    kind: 'string',
+    expected: 'a host name or IP address to listen on',
+    default: '127.0.0.1',
+    doc: 'Address `tokumei serve` listens on.',
+  },
+  {
+    path: 'server.port',
+    env: 'TOKUMEI_PORT',
+    schema: integer(0, 65535),
+    kind: 'integer',
+    expected: 'an integer from 0 to 65535',
+    default: 8080,
+    doc: 'Port `tokumei serve` listens on (0 picks a free port).',
+  },
+  {
+    path: 'log.level',
+    env: 'TOKUMEI_LOG_LEVEL',
+    schema: z.enum(LOG_LEVELS),
+    kind: 'enum',
+    expected: `one of ${LOG_LEVELS.join(', ')}`,
+    default: 'info',
+    doc: 'Server log level (logs are JSON lines on standard error and never contain request bodies).',
+  },
+  {
+    path: 'jobs.pollMs',
+    env: 'TOKUMEI_JOBS_POLL_MS',
+    schema: integer(10, 60_000),
+    kind: 'integer',
+    expected: 'an integer from 10 to 60000 (milliseconds)',
+    default: 500,
+    doc: 'How often an idle worker looks for new jobs.',
+  },
+  {
+    path: 'jobs.leaseSeconds',
+    env: 'TOKUMEI_JOBS_LEASE_SECONDS',
+    schema: integer(5, 86_400),
+    kind: 'integer',
+    expected: 'an integer from 5 to 86400 (seconds)',
+    default: 600,
+    doc: 'A running job whose worker has been silent this long is taken over by another worker.',
+  },
+  {
+    path: 'jobs.maxAttempts',
+    env: 'TOKUMEI_JOBS_MAX_ATTEMPTS',
+    schema: integer(1, 100),
+    kind: 'integer',
+    expected: 'an integer from 1 to 100',
+    default: 5,
+    doc: 'Attempts before a failing job is marked failed (retries back off exponentially).',
+  },
+  {
+    path: 'audit.checkpointSeconds',
+    env: 'TOKUMEI_AUDIT_CHECKPOINT_SECONDS',
+    schema: integer(1, 86_400),
+    kind: 'integer',
+    expected: 'an integer from 1 to 86400 (seconds)',
+    default: 60,
+    doc: 'How often the workers sign a checkpoint of the audit chain when new events arrived.',
+  },
+]

@@ -1,0 +1,146 @@
+import { hostname } from 'node:os'
+import type { Kysely } from 'kysely'
+import type { Schema } from '../db/index.js'
+import { isTokumeiError } from '../model/index.js'
+import { claimJob, completeJob, extendLease, failJob, hasPendingWork, type Job } from './queue.js'
+
+export interface JobContext {
+  /** Aborted when the worker is asked to stop; long handlers check it between steps. */
+  readonly signal: AbortSignal
+  /** Renews this job's lease; call it during long work. */
+  extendLease(): Promise<void>
+}
+
+export type JobHandler = (job: Job, context: JobContext) => Promise<Record<string, unknown> | undefined>
+
+export interface PeriodicTask {
+  readonly name: string
+  readonly everyMs: number
+  run(): Promise<void>
+}
+
+export interface WorkerEvents {
+  onJobDone?(job: Job, ms: number): void
+  onJobFailed?(job: Job, error: string, willRetry: boolean): void
+  onTaskFailed?(task: string, error: string): void
+}
+
+export interface WorkerOptions {
+  readonly handlers: ReadonlyMap<string, JobHandler>
+  readonly leaseSeconds: number
+  readonly pollMs: number
+  readonly periodic?: readonly PeriodicTask[]
+  readonly events?: WorkerEvents
+  readonly workerId?: string
+}
+
+export interface WorkerSummary {
+  readonly done: number
+  readonly failed: number
+}
+
+/**
+ * One worker loop: claim a job, run its handler, record the outcome, repeat. `stop()` lets the job
+ * in hand finish (its handler sees the abort signal) and then ends the loop; nothing is left claimed.
+ */
+export class Worker {
+  readonly #db: Kysely<Schema>
+  readonly #options: WorkerOptions
+  readonly #workerId: string
+  readonly #stop = new AbortController()
+  readonly #lastRun = new Map<string, number>()
+  #wake: (() => void) | undefined
+
+  constructor(db: Kysely<Schema>, options: WorkerOptions) {
+    this.#db = db
+    this.#options = Object.freeze({ ...options })
+    this.#workerId =
+      options.workerId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
+  }
+
+  get id(): string {
+    return this.#workerId
+  }
+
+  get stopping(): boolean {
+    return this.#stop.signal.aborted
+  }
+
+  stop(): void {
+    this.#stop.abort()
+    this.#wake?.()
+  }
+
+  /** Runs until `stop()`, or with `untilIdle` until no job is runnable or running. */
+  async run(options: { untilIdle?: boolean } = {}): Promise<WorkerSummary> {
+    const summary = { done: 0, failed: 0 }
+    while (!this.stopping) {
+      await this.#runPeriodic()
+      const outcome = await this.runOne()
+      if (outcome === 'done') summary.done++
+      if (outcome === 'failed') summary.failed++
+      if (outcome !== 'idle') continue
+      if (options.untilIdle && !(await hasPendingWork(this.#db, [...this.#options.handlers.keys()]))) break
+      await this.#sleep(this.#options.pollMs)
+    }
+    return summary
+  }
+
+  /** Claims and runs at most one job. */
+  async runOne(): Promise<'done' | 'failed' | 'idle'> {
+    const kinds = [...this.#options.handlers.keys()]
+    const job = await claimJob(this.#db, this.#workerId, this.#options.leaseSeconds, kinds)
+    if (!job) return 'idle'
+    const handler = this.#options.handlers.get(job.kind) as JobHandler
+    const started = Date.now()
+    try {
+      const result = await handler(job, {
+        signal: this.#stop.signal,
+        extendLease: () => extendLease(this.#db, job, this.#workerId, this.#options.leaseSeconds),
+      })
+      await completeJob(this.#db, job, this.#workerId, result ?? {})
+      this.#options.events?.onJobDone?.(job, Date.now() - started)
+      return 'done'
+    } catch (error) {
+      const text = describeFailure(error)
+      const status = await failJob(this.#db, job, this.#workerId, text)
+      this.#options.events?.onJobFailed?.(job, text, status === 'queued')
+      return 'failed'
+    }
+  }
+
+  async #runPeriodic(): Promise<void> {
+    const now = Date.now()
+    for (const task of this.#options.periodic ?? []) {
+      if (now - (this.#lastRun.get(task.name) ?? 0) < task.everyMs) continue
+      this.#lastRun.set(task.name, now)
+      try {
+        await task.run()
+      } catch (error) {
+        this.#options.events?.onTaskFailed?.(task.name, describeFailure(error))
+      }
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms)
+      function done() {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.#wake = done
+    })
+  }
+}
+
+/**
+ * What is stored and logged of a failure. Only TokumeiError messages are written out: they are
+ * composed to be free of personal data. Any other error may quote the data it choked on, so only its
+ * class name is kept.
+ */
+export function describeFailure(error: unknown): string {
+  if (isTokumeiError(error)) return `${error.code}: ${error.message}`
+  const name = error instanceof Error ? error.name : typeof error
+  return `${name} (message withheld: not a TokumeiError)`
+}

@@ -1,0 +1,1 @@
+export { hashPassword, oneTimePassword, verifyPassword } from './passwords.js'
