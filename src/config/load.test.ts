@@ -32,7 +32,10 @@ describe('loadConfig', () => {
 
   it('reads tokumei.yaml relative to the file and lets the environment win', () => {
     const cwd = dir()
-    writeFileSync(join(cwd, 'tokumei.yaml'), 'dataDir: store\nserver:\n  port: 9000\n  host: 0.0.0.0\nlog:\n  level: warn\n')
+    writeFileSync(
+      join(cwd, 'tokumei.yaml'),
+      'dataDir: store\nserver:\n  port: 9000\n  host: 0.0.0.0\nlog:\n  level: warn\n',
+    )
     const config = loadConfig({ env: { TOKUMEI_PORT: '9100' }, cwd })
     expect(config.configFile).toBe(join(cwd, 'tokumei.yaml'))
     expect(config.dataDir).toBe(join(cwd, 'store'))
@@ -44,7 +47,9 @@ describe('loadConfig', () => {
 
   it('names the environment variable and the expected form of a bad value', () => {
     const error = errorOf(() => loadConfig({ env: { TOKUMEI_PORT: 'eighty' }, cwd: dir() }))
-    expect(error.message).toBe('Invalid configuration: TOKUMEI_PORT must be an integer from 0 to 65535 (got "eighty").')
+    expect(error.message).toBe(
+      'Invalid configuration: TOKUMEI_PORT must be an integer from 0 to 65535 (got "eighty").',
+    )
     expect(error.exitCode).toBe(2)
     expect(error.code).toBe('config.invalid')
   })
@@ -61,14 +66,18 @@ describe('loadConfig', () => {
   it('refuses unknown keys and broken YAML with the line', () => {
     const cwd = dir()
     writeFileSync(join(cwd, 'tokumei.yaml'), 'server:\n  prot: 80\n')
-    expect(errorOf(() => loadConfig({ env: {}, cwd })).message).toMatch(/^Unknown setting "server.prot" in .* line 2/)
+    expect(errorOf(() => loadConfig({ env: {}, cwd })).message).toMatch(
+      /^Unknown setting "server.prot" in .* line 2/,
+    )
     writeFileSync(join(cwd, 'tokumei.yaml'), 'server:\n  port: [80\n')
     expect(errorOf(() => loadConfig({ env: {}, cwd })).message).toMatch(/is not valid YAML at line \d/)
   })
 
   it('never echoes a secret in an error', () => {
     const error = errorOf(() => loadConfig({ env: { DATABASE_URL: 'mysql://u:hunter2@db/x' }, cwd: dir() }))
-    expect(error.message).toMatch(/^Invalid configuration: DATABASE_URL must be a URL of the form postgresql:/)
+    expect(error.message).toMatch(
+      /^Invalid configuration: DATABASE_URL must be a URL of the form postgresql:/,
+    )
     expect(error.message).not.toContain('hunter2')
     const keyError = errorOf(() => loadConfig({ env: { TOKUMEI_MASTER_KEY: 'short-secret' }, cwd: dir() }))
     expect(keyError.message).not.toContain('short-secret')
@@ -83,7 +92,10 @@ describe('loadConfig', () => {
 
   it('hides passwords and keys in describeConfig', () => {
     const config = loadConfig({
-      env: { DATABASE_URL: 'postgresql://admin:hunter2@db.example:5432/tokumei', TOKUMEI_MASTER_KEY: `${'A'.repeat(43)}=` },
+      env: {
+        DATABASE_URL: 'postgresql://admin:hunter2@db.example:5432/tokumei',
+        TOKUMEI_MASTER_KEY: `${'A'.repeat(43)}=`,
+      },
       cwd: dir(),
     })
     const shown = JSON.stringify(describeConfig(config))

@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { Kysely, PostgresDialect, sql } from 'kysely'
@@ -24,6 +24,8 @@ export interface OpenDatabaseOptions {
   readonly pgliteDir?: string
   /** Connections in the pool (server only). */
   readonly poolSize?: number
+  /** Create the embedded database if its directory holds none (`init`, `migrate`); otherwise refuse. */
+  readonly create?: boolean
 }
 
 const INT8_OID = 20
@@ -33,7 +35,7 @@ const INT8_ARRAY_OID = 1016
 export async function openDatabase(options: OpenDatabaseOptions): Promise<TokumeiDatabase> {
   return options.url
     ? openServer(options.url, options.poolSize ?? 10)
-    : openEmbedded(options.pgliteDir ?? './data/db')
+    : openEmbedded(options.pgliteDir ?? './data/db', options.create ?? false)
 }
 
 async function openServer(url: string, poolSize: number): Promise<TokumeiDatabase> {
@@ -69,9 +71,18 @@ async function openServer(url: string, poolSize: number): Promise<TokumeiDatabas
   }
 }
 
-async function openEmbedded(dir: string): Promise<TokumeiDatabase> {
+async function openEmbedded(dir: string, create: boolean): Promise<TokumeiDatabase> {
   const inMemory = dir.startsWith('memory://')
   let unlock = () => {}
+  if (!inMemory && !create && !existsSync(join(dir, 'PG_VERSION'))) {
+    throw new TokumeiError(
+      `There is no tokumei database in ${dir}: run \`tokumei init\` first (or set TOKUMEI_DATA_DIR or DATABASE_URL).`,
+      {
+        code: 'db.not_initialised',
+        kind: 'unavailable',
+      },
+    )
+  }
   if (!inMemory) {
     mkdirSync(dir, { recursive: true })
     unlock = lockEmbedded(dir)

@@ -56,7 +56,7 @@ export interface InitReport {
 export async function initialize(config: Config, options: InitOptions): Promise<InitReport> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
   const configFileWritten = writeDefaultConfigFile(config, options.cwd)
-  const db = options.db ?? (await openDatabase(databaseOptionsFor(config)))
+  const db = options.db ?? (await openDatabase({ ...databaseOptionsFor(config), create: true }))
   try {
     const { applied } = await migrateToLatest(db)
     const keyCount = await db.kysely

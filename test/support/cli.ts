@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { main } from '../../src/cli/main.js'
 
 export interface CliRun {
@@ -10,7 +9,10 @@ export interface CliRun {
 }
 
 /** Runs a tokumei command in this process, with its own environment and working directory. */
-export async function runCli(args: string[], options: { env?: Record<string, string | undefined>; cwd: string }): Promise<CliRun> {
+export async function runCli(
+  args: string[],
+  options: { env?: Record<string, string | undefined>; cwd: string },
+): Promise<CliRun> {
   let stdout = ''
   let stderr = ''
   const code = await main(args, {
@@ -22,18 +24,19 @@ export async function runCli(args: string[], options: { env?: Record<string, str
   return { code, stdout, stderr }
 }
 
-const ENTRY = join(import.meta.dirname, 'tokumei-dev.ts')
-const ROOT = join(import.meta.dirname, '..', '..')
-// An absolute loader URL: the child runs in a temporary directory with no node_modules of its own.
-const TSX = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href
+// The real command, as `npx tokumei` runs it; the global setup has just compiled dist/ from the sources.
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'tokumei.js')
 
-/** Starts the `tokumei` command as its own process, from the TypeScript sources. */
-export function spawnCli(args: string[], options: { env?: Record<string, string | undefined>; cwd: string }): ChildProcess {
+/** Starts the `tokumei` command as its own process. */
+export function spawnCli(
+  args: string[],
+  options: { env?: Record<string, string | undefined>; cwd: string },
+): ChildProcess {
   // A clean environment: nothing of the developer's TOKUMEI_* or DATABASE_URL leaks in.
   const base = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('TOKUMEI_') && k !== 'DATABASE_URL'),
   )
-  return spawn(process.execPath, ['--import', TSX, ENTRY, ...args], {
+  return spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd,
     env: { ...base, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -41,7 +44,10 @@ export function spawnCli(args: string[], options: { env?: Record<string, string 
 }
 
 /** Runs the `tokumei` command as its own process to the end. */
-export function execCli(args: string[], options: { env?: Record<string, string | undefined>; cwd: string }): Promise<CliRun> {
+export function execCli(
+  args: string[],
+  options: { env?: Record<string, string | undefined>; cwd: string },
+): Promise<CliRun> {
   const child = spawnCli(args, options)
   let stdout = ''
   let stderr = ''
@@ -54,11 +60,18 @@ export function execCli(args: string[], options: { env?: Record<string, string |
 }
 
 /** Resolves with the first match of `pattern` in a child's stdout. */
-export function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
+export function waitForOutput(
+  child: ChildProcess,
+  pattern: RegExp,
+  timeoutMs = 60_000,
+): Promise<RegExpMatchArray> {
   return new Promise((resolve, reject) => {
     let seen = ''
     let errors = ''
-    const timer = setTimeout(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms; stdout: ${seen}; stderr: ${errors}`)), timeoutMs)
+    const timer = setTimeout(
+      () => reject(new Error(`no ${pattern} within ${timeoutMs} ms; stdout: ${seen}; stderr: ${errors}`)),
+      timeoutMs,
+    )
     child.stderr?.on('data', (d) => (errors += d))
     child.stdout?.on('data', (d) => {
       seen += d

@@ -2,7 +2,13 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, inject } from 'vitest'
 import { type Dialect, migrateToLatest, openDatabase, type TokumeiDatabase } from '../../src/db/index.js'
-import { ensureDataKeys, type Keyring, loadKeyring, type MasterKey, masterKeyId } from '../../src/security/index.js'
+import {
+  ensureDataKeys,
+  type Keyring,
+  loadKeyring,
+  type MasterKey,
+  masterKeyId,
+} from '../../src/security/index.js'
 
 /**
  * Every SQL suite runs once per dialect: `describeEachDialect('audit', (t) => { … })` gives
@@ -13,7 +19,8 @@ export function dialects(): Dialect[] {
 }
 
 export function describeEachDialect(name: string, body: (t: TestDatabase, dialect: Dialect) => void): void {
-  for (const dialect of dialects()) describe(`[${dialect}] ${name}`, () => body(useTestDatabase(dialect), dialect))
+  for (const dialect of dialects())
+    describe(`[${dialect}] ${name}`, () => body(useTestDatabase(dialect), dialect))
 }
 
 /** A server database on the throwaway cluster, its URL, and a function that drops it. */

@@ -11,24 +11,39 @@ declare module 'vitest' {
   }
 }
 
-const script = join(import.meta.dirname, '..', '..', 'scripts', 'pg-throwaway.sh')
+const root = join(import.meta.dirname, '..', '..')
+const script = join(root, 'scripts', 'pg-throwaway.sh')
 
 /**
  * Every SQL suite runs on PGlite and on a real PostgreSQL. The server is TOKUMEI_TEST_DATABASE_URL
  * (set by .ci/run), or else a throwaway cluster started here. Under CI=true a missing server fails the run.
  */
 export default function setup(project: TestProject): () => void {
+  // The command-line tests run bin/tokumei.js, which loads dist/: compile it from the current sources.
+  execFileSync(
+    process.execPath,
+    [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')],
+    {
+      stdio: 'inherit',
+    },
+  )
   let url = process.env.TOKUMEI_TEST_DATABASE_URL || null
   let dir: string | undefined
   if (!url) {
     dir = mkdtempSync(join(tmpdir(), 'tkpg-'))
     rmdirSync(dir)
     try {
-      url = execFileSync('bash', [script, 'start', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim()
+      url = execFileSync('bash', [script, 'start', dir], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }).trim()
     } catch (error) {
       const why = (error as { stderr?: string }).stderr?.trim() || String(error)
-      if (process.env.CI === 'true') throw new Error(`CI=true but no PostgreSQL server could be started: ${why}`)
-      process.stderr.write(`\n[tokumei tests] no PostgreSQL server (${why}); the SQL suites run on PGlite only.\n\n`)
+      if (process.env.CI === 'true')
+        throw new Error(`CI=true but no PostgreSQL server could be started: ${why}`)
+      process.stderr.write(
+        `\n[tokumei tests] no PostgreSQL server (${why}); the SQL suites run on PGlite only.\n\n`,
+      )
       dir = undefined
     }
   }

@@ -66,7 +66,7 @@ export function registerInitCommands(program: Command, define: Define): void {
     .action(
       define(async ({ config, out }) => {
         const cfg = config()
-        const db = await openDatabase(databaseOptionsFor(cfg))
+        const db = await openDatabase({ ...databaseOptionsFor(cfg), create: true })
         try {
           const report = await migrateToLatest(db)
           const grants = await zoneRolesExist(db, cfg.database.rolePrefix)

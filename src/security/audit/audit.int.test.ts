@@ -1,7 +1,13 @@
 import { sql } from 'kysely'
 import { beforeEach, expect, it } from 'vitest'
 import { describeEachDialect, type TestDatabase } from '../../../test/support/database.js'
-import { readAuditEvents, recordAuditEvent, tailAuditEvents, verifyAuditLog, writeCheckpoint } from './index.js'
+import {
+  readAuditEvents,
+  recordAuditEvent,
+  tailAuditEvents,
+  verifyAuditLog,
+  writeCheckpoint,
+} from './index.js'
 
 async function seed(t: TestDatabase, count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
@@ -35,7 +41,14 @@ describeEachDialect('audit chain', (t) => {
     await writeCheckpoint(t.db.kysely, t.keyring)
     await seed(t, 3)
     const result = await verifyAuditLog(t.db.kysely, t.keyring)
-    expect(result).toMatchObject({ ok: true, events: 15, lastSeq: 15, checkpoints: 1, lastCheckpointSeq: 12, firstBadSeq: null })
+    expect(result).toMatchObject({
+      ok: true,
+      events: 15,
+      lastSeq: 15,
+      checkpoints: 1,
+      lastCheckpointSeq: 12,
+      firstBadSeq: null,
+    })
     const events = await readAuditEvents(t.db.kysely, 0, 100)
     expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1))
     expect(events[1]?.prevHash).toEqual(events[0]?.hash)
@@ -45,7 +58,11 @@ describeEachDialect('audit chain', (t) => {
   it('keeps the sequence gap-free under concurrent writers', async () => {
     await Promise.all(
       Array.from({ length: 25 }, (_, i) =>
-        recordAuditEvent(t.db.kysely, t.keyring, { actor: 'system:test', action: 'test.concurrent', detail: { i } }),
+        recordAuditEvent(t.db.kysely, t.keyring, {
+          actor: 'system:test',
+          action: 'test.concurrent',
+          detail: { i },
+        }),
       ),
     )
     const result = await verifyAuditLog(t.db.kysely, t.keyring)
@@ -69,8 +86,12 @@ describeEachDialect('audit chain', (t) => {
 
   it('refuses UPDATE, DELETE and TRUNCATE through the trigger', async () => {
     await seed(t, 2)
-    await expect(sql`update audit.event set actor = 'x' where seq = 1`.execute(t.db.kysely)).rejects.toThrow(/append-only/)
-    await expect(sql`delete from audit.event where seq = 1`.execute(t.db.kysely)).rejects.toThrow(/append-only/)
+    await expect(sql`update audit.event set actor = 'x' where seq = 1`.execute(t.db.kysely)).rejects.toThrow(
+      /append-only/,
+    )
+    await expect(sql`delete from audit.event where seq = 1`.execute(t.db.kysely)).rejects.toThrow(
+      /append-only/,
+    )
     await expect(sql`truncate audit.event`.execute(t.db.kysely)).rejects.toThrow(/append-only/)
     await writeCheckpoint(t.db.kysely, t.keyring)
     await expect(sql`delete from audit.checkpoint`.execute(t.db.kysely)).rejects.toThrow(/append-only/)
@@ -162,7 +183,12 @@ describeEachDialect('audit chain', (t) => {
     const abort = new AbortController()
     const seen: number[] = []
     const tail = (async () => {
-      for await (const event of tailAuditEvents(t.db.kysely, { last: 2, follow: true, pollMs: 20, signal: abort.signal })) {
+      for await (const event of tailAuditEvents(t.db.kysely, {
+        last: 2,
+        follow: true,
+        pollMs: 20,
+        signal: abort.signal,
+      })) {
         seen.push(event.seq)
         if (seen.length === 3) abort.abort()
       }

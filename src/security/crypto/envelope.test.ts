@@ -2,7 +2,16 @@ import { randomBytes } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { TokumeiError } from '../../model/index.js'
-import { type CipherContext, deriveKey, ed25519FromSeed, hmac, open, seal, unwrapDataKey, wrapDataKey } from './envelope.js'
+import {
+  type CipherContext,
+  deriveKey,
+  ed25519FromSeed,
+  hmac,
+  open,
+  seal,
+  unwrapDataKey,
+  wrapDataKey,
+} from './envelope.js'
 
 const key = randomBytes(32)
 const ctx: CipherContext = { table: 'identity.patient', column: 'name_enc', row: 42 }

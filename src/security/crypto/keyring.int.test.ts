@@ -14,7 +14,9 @@ const ctx = (row: number) => ({ table: 'identity.patient', column: 'name_enc', r
 describeEachDialect('keyring', (t) => {
   it('creates each data key once', async () => {
     expect(await ensureDataKeys(t.db, t.master)).toEqual([])
-    const purposes = (await t.db.kysely.selectFrom('keyring.data_key').select('purpose').execute()).map((r) => r.purpose)
+    const purposes = (await t.db.kysely.selectFrom('keyring.data_key').select('purpose').execute()).map(
+      (r) => r.purpose,
+    )
     expect(purposes.sort()).toEqual(['documents', 'hash', 'identity', 'packages', 'signing', 'spool'])
   })
 
@@ -27,7 +29,12 @@ describeEachDialect('keyring', (t) => {
 
   it('refuses a wrong master key with one sentence naming both key ids', async () => {
     const wrong = randomBytes(32)
-    const error = await loadKeyring(t.db, { key: wrong, id: masterKeyId(wrong), source: 'env', file: undefined }).catch((e) => e)
+    const error = await loadKeyring(t.db, {
+      key: wrong,
+      id: masterKeyId(wrong),
+      source: 'env',
+      file: undefined,
+    }).catch((e) => e)
     expect(error).toBeInstanceOf(TokumeiError)
     expect(error.code).toBe('crypto.wrong_master_key')
     expect(error.message).toContain(masterKeyId(wrong))
@@ -35,7 +42,11 @@ describeEachDialect('keyring', (t) => {
   })
 
   it('fails clearly when a wrapped key row was altered', async () => {
-    const row = await t.db.kysely.selectFrom('keyring.data_key').selectAll().where('purpose', '=', 'spool').executeTakeFirstOrThrow()
+    const row = await t.db.kysely
+      .selectFrom('keyring.data_key')
+      .selectAll()
+      .where('purpose', '=', 'spool')
+      .executeTakeFirstOrThrow()
     const altered = Buffer.from(row.wrapped)
     altered[altered.length - 1] = (altered[altered.length - 1] as number) ^ 1
     const spool = (wrapped: Uint8Array) =>
@@ -59,7 +70,9 @@ describeEachDialect('master key rotation', (t) => {
     const file = join(dir, 'master.key')
     writeKeyFile(file, t.master.key)
     const current = readMasterKey({ file, value: undefined })
-    const sealed = Array.from({ length: 20 }, (_, i) => t.keyring.encrypt('identity', `value ${i} 山田`, ctx(i)))
+    const sealed = Array.from({ length: 20 }, (_, i) =>
+      t.keyring.encrypt('identity', `value ${i} 山田`, ctx(i)),
+    )
     const tokenBefore = t.keyring.keyedHash('blocking', 'ヤマダ')
 
     const report = await rotateMasterKey(t.db, current, t.keyring, { actor: 'test', dataKeys: true })
@@ -71,7 +84,9 @@ describeEachDialect('master key rotation', (t) => {
 
     const reopened = await openKeyring(t.db, { file, value: undefined })
     expect(reopened.master.id).toBe(report.kekId)
-    sealed.forEach((value, i) => expect(reopened.keyring.decryptText('identity', value, ctx(i))).toBe(`value ${i} 山田`))
+    for (const [i, value] of sealed.entries()) {
+      expect(reopened.keyring.decryptText('identity', value, ctx(i))).toBe(`value ${i} 山田`)
+    }
     expect(reopened.keyring.keyedHash('blocking', 'ヤマダ')).toEqual(tokenBefore)
     // New values use the new data-key version; both versions open.
     const fresh = reopened.keyring.encrypt('identity', 'new', ctx(99))
@@ -85,7 +100,9 @@ describeEachDialect('master key rotation', (t) => {
   })
 
   it('asks for --new-key-file when the key comes from the environment', async () => {
-    const error = await rotateMasterKey(t.db, { ...t.master, source: 'env' }, t.keyring, { actor: 'test' }).catch((e) => e)
+    const error = await rotateMasterKey(t.db, { ...t.master, source: 'env' }, t.keyring, {
+      actor: 'test',
+    }).catch((e) => e)
     expect(error.code).toBe('keys.need_new_key_file')
   })
 })
@@ -107,9 +124,16 @@ describe('[pglite] rotation interrupted after the database changed', () => {
       // Simulate the crash: the new key is staged and the rows re-wrapped, but the rename never happened.
       writeKeyFile(`${file}.next`, newKey)
       const { rewrapDataKeys } = await import('./index.js')
-      await db.kysely.transaction().execute((trx) =>
-        rewrapDataKeys(trx, old, { key: newKey, id: masterKeyId(newKey), source: 'file', file: `${file}.next` }),
-      )
+      await db.kysely
+        .transaction()
+        .execute((trx) =>
+          rewrapDataKeys(trx, old, {
+            key: newKey,
+            id: masterKeyId(newKey),
+            source: 'file',
+            file: `${file}.next`,
+          }),
+        )
       const recovered = await openKeyring(db, { file, value: undefined })
       expect(recovered.master.id).toBe(masterKeyId(newKey))
       expect(existsSync(`${file}.next`)).toBe(false)

@@ -1,0 +1,150 @@
+import fc from 'fast-check'
+import { sql } from 'kysely'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { describeEachDialect } from '../../test/support/database.js'
+import { TokumeiError } from '../model/index.js'
+import { claimJob, countJobs, enqueueJob, retryDelayMs } from './queue.js'
+import { type JobHandler, Worker } from './worker.js'
+
+const defaults = { maxAttempts: 3 }
+
+describe('retryDelayMs', () => {
+  it('doubles from 2 s with ±25 % jitter and caps at 10 minutes', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 60 }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (attempt, r) => {
+          const base = Math.min(2000 * 2 ** (attempt - 1), 600_000)
+          const delay = retryDelayMs(attempt, () => r)
+          expect(delay).toBeGreaterThanOrEqual(Math.floor(base * 0.75))
+          expect(delay).toBeLessThanOrEqual(Math.ceil(base * 1.25))
+        },
+      ),
+    )
+  })
+})
+
+describeEachDialect('job queue', (t) => {
+  beforeEach(async () => {
+    await sql`delete from jobs.job`.execute(t.db.kysely)
+  })
+
+  const worker = (handlers: Record<string, JobHandler>, id?: string) =>
+    new Worker(t.db.kysely, {
+      handlers: new Map(Object.entries(handlers)),
+      leaseSeconds: 60,
+      pollMs: 10,
+      workerId: id,
+    })
+
+  it('enqueues once per idempotency key', async () => {
+    const first = await enqueueJob(t.db.kysely, { kind: 'k', idempotencyKey: 'submission:7' }, defaults)
+    const again = await enqueueJob(t.db.kysely, { kind: 'k', idempotencyKey: 'submission:7' }, defaults)
+    expect(first.created).toBe(true)
+    expect(again).toEqual({ id: first.id, created: false })
+    expect((await countJobs(t.db.kysely)).queued).toBe(1)
+  })
+
+  it('runs jobs to completion and stores their result', async () => {
+    const { id } = await enqueueJob(t.db.kysely, { kind: 'double', payload: { n: 21 } }, defaults)
+    const summary = await worker({ double: async (job) => ({ n: Number(job.payload.n) * 2 }) }).run({
+      untilIdle: true,
+    })
+    expect(summary).toEqual({ done: 1, failed: 0 })
+    const row = await t.db.kysely
+      .selectFrom('jobs.job')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow()
+    expect(row).toMatchObject({ status: 'done', attempts: 1, result: { n: 42 }, locked_by: null })
+  })
+
+  it('retries a failing job later and marks it failed after the last attempt', async () => {
+    const { id } = await enqueueJob(t.db.kysely, { kind: 'flaky', maxAttempts: 2 }, defaults)
+    const failing = worker({
+      flaky: async () => {
+        throw new TokumeiError('The upstream file is unreadable.', { code: 'test.flaky', kind: 'invalid' })
+      },
+    })
+    expect(await failing.runOne()).toBe('failed')
+    let row = await t.db.kysely
+      .selectFrom('jobs.job')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow()
+    expect(row.status).toBe('queued')
+    expect(row.attempts).toBe(1)
+    expect(row.last_error).toBe('test.flaky: The upstream file is unreadable.')
+    expect(row.run_at.getTime()).toBeGreaterThan(Date.now() + 1000)
+    // Not runnable until its backoff has passed.
+    expect(await failing.runOne()).toBe('idle')
+    await sql`update jobs.job set run_at = now() where id = ${id}`.execute(t.db.kysely)
+    expect(await failing.runOne()).toBe('failed')
+    row = await t.db.kysely.selectFrom('jobs.job').selectAll().where('id', '=', id).executeTakeFirstOrThrow()
+    expect(row.status).toBe('failed')
+    expect(row.attempts).toBe(2)
+    expect(row.finished_at).not.toBeNull()
+  })
+
+  it('never stores the message of an unexpected error (it may quote personal data)', async () => {
+    const { id } = await enqueueJob(t.db.kysely, { kind: 'boom', maxAttempts: 1 }, defaults)
+    await worker({
+      boom: async () => {
+        throw new RangeError('bad value 山田太郎 090-1234-5678')
+      },
+    }).runOne()
+    const row = await t.db.kysely
+      .selectFrom('jobs.job')
+      .select('last_error')
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow()
+    expect(row.last_error).toBe('RangeError (message withheld: not a TokumeiError)')
+  })
+
+  it('takes over a job whose worker died once its lease has run out', async () => {
+    const { id } = await enqueueJob(t.db.kysely, { kind: 'k' }, defaults)
+    const first = await claimJob(t.db.kysely, 'dead-worker', 60, ['k'])
+    expect(first?.id).toBe(id)
+    expect(await claimJob(t.db.kysely, 'other', 60, ['k'])).toBeUndefined()
+    await sql`update jobs.job set locked_until = now() - interval '1 second' where id = ${id}`.execute(
+      t.db.kysely,
+    )
+    const second = await claimJob(t.db.kysely, 'other', 60, ['k'])
+    expect(second).toMatchObject({ id, attempts: 2 })
+  })
+
+  it('lets the job in hand finish when asked to stop, then ends the loop', async () => {
+    await enqueueJob(t.db.kysely, { kind: 'slow' }, defaults)
+    await enqueueJob(t.db.kysely, { kind: 'slow' }, defaults)
+    let w: Worker | undefined
+    let sawAbort = false
+    w = worker({
+      slow: async (_job, ctx) => {
+        w?.stop()
+        await new Promise((r) => setTimeout(r, 100))
+        sawAbort = ctx.signal.aborted
+        return {}
+      },
+    })
+    const summary = await w.run()
+    expect(summary.done).toBe(1)
+    expect(sawAbort).toBe(true)
+    expect(await countJobs(t.db.kysely)).toMatchObject({ done: 1, queued: 1, running: 0 })
+  })
+
+  it('gives every job to exactly one of several concurrent workers', async () => {
+    for (let i = 0; i < 30; i++) await enqueueJob(t.db.kysely, { kind: 'count', payload: { i } }, defaults)
+    const seen: number[] = []
+    const handler: JobHandler = async (job) => {
+      seen.push(Number(job.payload.i))
+      await new Promise((r) => setTimeout(r, 2))
+      return {}
+    }
+    const results = await Promise.all(
+      [1, 2, 3].map((n) => worker({ count: handler }, `w${n}`).run({ untilIdle: true })),
+    )
+    expect(results.reduce((sum, r) => sum + r.done, 0)).toBe(30)
+    expect([...seen].sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i))
+  })
+})

@@ -1,0 +1,169 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { sql } from 'kysely'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Zone } from '../src/config/index.js'
+import { openDatabase, type TokumeiDatabase } from '../src/db/index.js'
+import { loadKeyring, masterKeyId, recordAuditEvent } from '../src/security/index.js'
+import { runCli } from './support/cli.js'
+import { createServerDatabase, dialects } from './support/database.js'
+
+const PROBE_SCHEMAS = ['intake', 'identity', 'clinical', 'governance', 'jobs'] as const
+
+describe.runIf(dialects().includes('postgres'))(
+  '[postgres] zone roles hold the separation of DESIGN §2 in the database',
+  () => {
+    const prefix = `tkz_${randomBytes(3).toString('hex')}`
+    const key = randomBytes(32)
+    let server: Awaited<ReturnType<typeof createServerDatabase>>
+    let owner: TokumeiDatabase
+    const zoneUrl: Partial<Record<Zone, string>> = {}
+
+    beforeAll(async () => {
+      server = await createServerDatabase()
+      const run = await runCli(['init', '--roles', '--json'], {
+        cwd: mkdtempSync(join(tmpdir(), 'tk-roles-')),
+        env: {
+          DATABASE_URL: server.url,
+          TOKUMEI_DB_ROLE_PREFIX: prefix,
+          TOKUMEI_MASTER_KEY: key.toString('base64'),
+        },
+      })
+      expect(run.stderr).toBe('')
+      expect(run.code).toBe(0)
+      const report = JSON.parse(run.stdout) as {
+        zoneLogins: Array<{ zone: Zone; role: string; url: string }>
+      }
+      expect(report.zoneLogins.map((l) => l.role)).toEqual([
+        `${prefix}_gateway`,
+        `${prefix}_core`,
+        `${prefix}_portal`,
+      ])
+      for (const login of report.zoneLogins) zoneUrl[login.zone] = login.url
+      owner = await openDatabase({ url: server.url })
+      // One probe table in each schema, created after the grants: default privileges must cover it.
+      for (const schema of PROBE_SCHEMAS) {
+        await sql`create table ${sql.id(schema, 'probe')} (id int primary key, secret text)`.execute(
+          owner.kysely,
+        )
+        await sql`insert into ${sql.id(schema, 'probe')} values (1, '山田太郎')`.execute(owner.kysely)
+      }
+    })
+
+    afterAll(async () => {
+      await owner?.close()
+      const c = new pg.Client({ connectionString: server.url })
+      await c.connect()
+      for (const zone of ['gateway', 'core', 'portal']) await c.query(`drop owned by ${prefix}_${zone}`)
+      await c.end()
+      await server.drop()
+      const admin = new pg.Client({ connectionString: server.url.replace(`/${server.name}`, '/postgres') })
+      await admin.connect()
+      for (const zone of ['gateway', 'core', 'portal'])
+        await admin.query(`drop role if exists ${prefix}_${zone}`)
+      await admin.end()
+    })
+
+    async function asZone<T>(zone: Zone, fn: (db: TokumeiDatabase) => Promise<T>): Promise<T> {
+      const db = await openDatabase({ url: zoneUrl[zone] as string })
+      try {
+        return await fn(db)
+      } finally {
+        await db.close()
+      }
+    }
+
+    const canSelect = (db: TokumeiDatabase, table: string) =>
+      sql`select * from ${sql.id(...table.split('.'))}`.execute(db.kysely).then(
+        () => true,
+        (error: { code?: string }) => {
+          if (error.code !== '42501') throw error
+          return false
+        },
+      )
+
+    it('the gateway role cannot SELECT from identity or clinical, whatever it tries', async () => {
+      await asZone('gateway', async (db) => {
+        expect(await canSelect(db, 'identity.probe')).toBe(false)
+        expect(await canSelect(db, 'clinical.probe')).toBe(false)
+        expect(await canSelect(db, 'governance.account')).toBe(false)
+        expect(await canSelect(db, 'audit.event')).toBe(false)
+        await expect(sql`set role ${sql.id(`${prefix}_core`)}`.execute(db.kysely)).rejects.toThrow(
+          /permission denied/,
+        )
+        await expect(sql`alter table identity.probe disable trigger all`.execute(db.kysely)).rejects.toThrow()
+      })
+    })
+
+    it('the gateway role does what it is for: writes intake, queues jobs, appends audit events', async () => {
+      await asZone('gateway', async (db) => {
+        expect(await canSelect(db, 'intake.probe')).toBe(true)
+        await sql`insert into intake.probe values (2, 'x')`.execute(db.kysely)
+        await db.kysely
+          .insertInto('jobs.job')
+          .values({ kind: 'intake.process', payload: '{}', max_attempts: 3 })
+          .execute()
+        const keyring = await loadKeyring(db, { key, id: masterKeyId(key), source: 'env', file: undefined })
+        const event = await recordAuditEvent(db.kysely, keyring, {
+          actor: 'institution:1310000001',
+          action: 'submission.receive',
+        })
+        expect(event.seq).toBeGreaterThan(1)
+        await expect(sql`delete from intake.probe`.execute(db.kysely)).rejects.toThrow(/permission denied/)
+      })
+    })
+
+    it('the portal role cannot read identity or clinical data either', async () => {
+      await asZone('portal', async (db) => {
+        expect(await canSelect(db, 'identity.probe')).toBe(false)
+        expect(await canSelect(db, 'clinical.probe')).toBe(false)
+        expect(await canSelect(db, 'intake.probe')).toBe(false)
+        expect(await canSelect(db, 'governance.probe')).toBe(true)
+        expect(await canSelect(db, 'audit.event')).toBe(true)
+      })
+    })
+
+    it('the core role reads identity and clinical data but not accounts, and cannot rewrite the audit log', async () => {
+      await asZone('core', async (db) => {
+        expect(await canSelect(db, 'identity.probe')).toBe(true)
+        expect(await canSelect(db, 'clinical.probe')).toBe(true)
+        expect(await canSelect(db, 'governance.probe')).toBe(true)
+        expect(await canSelect(db, 'governance.account')).toBe(false)
+        await expect(sql`update audit.event set actor = 'x'`.execute(db.kysely)).rejects.toThrow(
+          /permission denied/,
+        )
+        await expect(sql`delete from audit.event`.execute(db.kysely)).rejects.toThrow(/permission denied/)
+        await expect(
+          sql`insert into audit.event (seq, at, actor, action, outcome, prev_hash, hash) values (999, now(), 'x', 'y', 'ok', '\\x00', '\\x00')`.execute(
+            db.kysely,
+          ),
+        ).rejects.toThrow(/permission denied/)
+      })
+    })
+
+    it('a second `init --roles` is idempotent and issues new passwords', async () => {
+      const run = await runCli(['init', '--roles', '--json'], {
+        cwd: mkdtempSync(join(tmpdir(), 'tk-roles-')),
+        env: {
+          DATABASE_URL: server.url,
+          TOKUMEI_DB_ROLE_PREFIX: prefix,
+          TOKUMEI_MASTER_KEY: key.toString('base64'),
+        },
+      })
+      expect(run.code).toBe(0)
+      const report = JSON.parse(run.stdout) as {
+        admin: unknown
+        zoneLogins: Array<{ zone: Zone; url: string }>
+      }
+      expect(report.admin).toBeNull()
+      for (const login of report.zoneLogins) {
+        expect(login.url).not.toBe(zoneUrl[login.zone])
+        zoneUrl[login.zone] = login.url
+      }
+      await asZone('gateway', async (db) => expect(await canSelect(db, 'identity.probe')).toBe(false))
+    })
+  },
+)
