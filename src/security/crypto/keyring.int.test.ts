@@ -7,7 +7,14 @@ import { describeEachDialect } from '../../../test/support/database.js'
 import { migrateToLatest, openDatabase } from '../../db/index.js'
 import { TokumeiError } from '../../model/index.js'
 import { openKeyring, readAuditEvents, rotateMasterKey } from '../index.js'
-import { ensureDataKeys, loadKeyring, masterKeyId, readMasterKey, writeKeyFile } from './index.js'
+import {
+  ensureDataKeys,
+  loadKeyring,
+  masterKeyId,
+  readMasterKey,
+  rewrapDataKeys,
+  writeKeyFile,
+} from './index.js'
 
 const ctx = (row: number) => ({ table: 'identity.patient', column: 'name_enc', row })
 
@@ -123,17 +130,14 @@ describe('[pglite] rotation interrupted after the database changed', () => {
       const sealed = keyring.encrypt('spool', 'payload', ctx(1))
       // Simulate the crash: the new key is staged and the rows re-wrapped, but the rename never happened.
       writeKeyFile(`${file}.next`, newKey)
-      const { rewrapDataKeys } = await import('./index.js')
-      await db.kysely
-        .transaction()
-        .execute((trx) =>
-          rewrapDataKeys(trx, old, {
-            key: newKey,
-            id: masterKeyId(newKey),
-            source: 'file',
-            file: `${file}.next`,
-          }),
-        )
+      await db.kysely.transaction().execute((trx) =>
+        rewrapDataKeys(trx, old, {
+          key: newKey,
+          id: masterKeyId(newKey),
+          source: 'file',
+          file: `${file}.next`,
+        }),
+      )
       const recovered = await openKeyring(db, { file, value: undefined })
       expect(recovered.master.id).toBe(masterKeyId(newKey))
       expect(existsSync(`${file}.next`)).toBe(false)
