@@ -33,6 +33,9 @@ export const DATA_KEY_PURPOSES: readonly string[] = [...ENCRYPTION_PURPOSES, ...
 /** The unwrapped data keys of one database, held in memory by the process that loaded them. */
 export class Keyring {
   readonly #keys: ReadonlyMap<string, ReadonlyMap<number, Buffer>>
+  // Derived keys are pure functions of (root, purpose): derive each once per process.
+  readonly #hmacKeys = new Map<string, Buffer>()
+  readonly #signingKeys = new Map<string, SigningKeyPair & { keyId: string }>()
   readonly kekId: string
 
   constructor(kekId: string, keys: ReadonlyMap<string, ReadonlyMap<number, Buffer>>) {
@@ -73,13 +76,23 @@ export class Keyring {
 
   /** The HKDF-derived HMAC key of one purpose. */
   hmacKey(purpose: string): Buffer {
-    return deriveKey(this.#root('hash'), `tokumei/hmac/${purpose}`)
+    let key = this.#hmacKeys.get(purpose)
+    if (!key) {
+      key = deriveKey(this.#root('hash'), `tokumei/hmac/${purpose}`)
+      this.#hmacKeys.set(purpose, key)
+    }
+    return key
   }
 
   /** A deterministic Ed25519 key pair for one purpose (`audit-checkpoint`, `release-manifest`). */
   signingKey(purpose: string): SigningKeyPair & { keyId: string } {
-    const pair = ed25519FromSeed(deriveKey(this.#root('signing'), `tokumei/ed25519/${purpose}`))
-    return { ...pair, keyId: createHash('sha256').update(pair.publicKeyRaw).digest('hex').slice(0, 16) }
+    let key = this.#signingKeys.get(purpose)
+    if (!key) {
+      const pair = ed25519FromSeed(deriveKey(this.#root('signing'), `tokumei/ed25519/${purpose}`))
+      key = { ...pair, keyId: createHash('sha256').update(pair.publicKeyRaw).digest('hex').slice(0, 16) }
+      this.#signingKeys.set(purpose, key)
+    }
+    return key
   }
 
   sign(purpose: string, message: Uint8Array): Buffer {
