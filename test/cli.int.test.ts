@@ -234,6 +234,13 @@ describe.runIf(dialects().includes('postgres'))(
         .executeTakeFirstOrThrow()
       expect(row.status).toBe('done')
       expect(row.result).toMatchObject({ slept_ms: 1500, stop_requested: true })
+      const event = await db.kysely
+        .selectFrom('audit.event')
+        .selectAll()
+        .where('target', '=', `job:${id}`)
+        .where('action', '=', 'job.done')
+        .executeTakeFirst()
+      expect(event?.detail).toMatchObject({ kind: 'system.sleep', attempt: 1 })
     })
   },
 )

@@ -16,13 +16,16 @@ export type JobHandler = (job: Job, context: JobContext) => Promise<Record<strin
 export interface PeriodicTask {
   readonly name: string
   readonly everyMs: number
+  /** Run once more when the loop ends (e.g. sign the audit chain's final head). */
+  readonly alsoOnStop?: boolean
   run(): Promise<void>
 }
 
+/** Hooks around each job; awaited, so a hook that records (e.g. an audit event) finishes first. */
 export interface WorkerEvents {
-  onJobDone?(job: Job, ms: number): void
-  onJobFailed?(job: Job, error: string, willRetry: boolean): void
-  onTaskFailed?(task: string, error: string): void
+  onJobDone?(job: Job, ms: number): void | Promise<void>
+  onJobFailed?(job: Job, error: string, willRetry: boolean): void | Promise<void>
+  onTaskFailed?(task: string, error: string): void | Promise<void>
 }
 
 export interface WorkerOptions {
@@ -83,6 +86,7 @@ export class Worker {
       if (options.untilIdle && !(await hasPendingWork(this.#db, [...this.#options.handlers.keys()]))) break
       await this.#sleep(this.#options.pollMs)
     }
+    await this.#runPeriodic(true)
     return summary
   }
 
@@ -99,25 +103,25 @@ export class Worker {
         extendLease: () => extendLease(this.#db, job, this.#workerId, this.#options.leaseSeconds),
       })
       await completeJob(this.#db, job, this.#workerId, result ?? {})
-      this.#options.events?.onJobDone?.(job, Date.now() - started)
+      await this.#options.events?.onJobDone?.(job, Date.now() - started)
       return 'done'
     } catch (error) {
       const text = describeFailure(error)
       const status = await failJob(this.#db, job, this.#workerId, text)
-      this.#options.events?.onJobFailed?.(job, text, status === 'queued')
+      await this.#options.events?.onJobFailed?.(job, text, status === 'queued')
       return 'failed'
     }
   }
 
-  async #runPeriodic(): Promise<void> {
+  async #runPeriodic(stopping = false): Promise<void> {
     const now = Date.now()
     for (const task of this.#options.periodic ?? []) {
-      if (now - (this.#lastRun.get(task.name) ?? 0) < task.everyMs) continue
+      if (stopping ? !task.alsoOnStop : now - (this.#lastRun.get(task.name) ?? 0) < task.everyMs) continue
       this.#lastRun.set(task.name, now)
       try {
         await task.run()
       } catch (error) {
-        this.#options.events?.onTaskFailed?.(task.name, describeFailure(error))
+        await this.#options.events?.onTaskFailed?.(task.name, describeFailure(error))
       }
     }
   }

@@ -33,12 +33,16 @@ export function builtinHandlers(runtime: Runtime): Map<string, JobHandler> {
   ])
 }
 
-/** A worker with the built-in handlers and the periodic audit checkpoint. */
+/**
+ * A worker with the built-in handlers and the periodic audit checkpoint. Every job it finishes or
+ * fails is an audit event (`job.done`, `job.failed`), named by job id and kind only.
+ */
 export function createWorker(runtime: Runtime, events?: WorkerEvents): Worker {
   const periodic: PeriodicTask[] = [
     {
       name: 'audit.checkpoint',
       everyMs: runtime.config.audit.checkpointSeconds * 1000,
+      alsoOnStop: true,
       run: async () => {
         await writeCheckpoint(runtime.db.kysely, runtime.keyring)
       },
@@ -49,6 +53,25 @@ export function createWorker(runtime: Runtime, events?: WorkerEvents): Worker {
     leaseSeconds: runtime.config.jobs.leaseSeconds,
     pollMs: runtime.config.jobs.pollMs,
     periodic,
-    events,
+    events: {
+      onJobDone: async (job, ms) => {
+        await runtime.audit({
+          action: 'job.done',
+          target: `job:${job.id}`,
+          detail: { kind: job.kind, attempt: job.attempts, ms },
+        })
+        await events?.onJobDone?.(job, ms)
+      },
+      onJobFailed: async (job, error, willRetry) => {
+        await runtime.audit({
+          action: 'job.failed',
+          target: `job:${job.id}`,
+          outcome: 'failed',
+          detail: { kind: job.kind, attempt: job.attempts, will_retry: willRetry },
+        })
+        await events?.onJobFailed?.(job, error, willRetry)
+      },
+      onTaskFailed: events?.onTaskFailed,
+    },
   })
 }
