@@ -21,10 +21,8 @@ describe.runIf(dialects().includes('postgres'))(
     let server: Awaited<ReturnType<typeof createServerDatabase>>
     let owner: TokumeiDatabase
     const zoneUrl: Partial<Record<Zone, string>> = {}
-
-    beforeAll(async () => {
-      server = await createServerDatabase()
-      const run = await runCli(['init', '--roles', '--json'], {
+    const initRoles = () =>
+      runCli(['init', '--roles', '--json'], {
         cwd: mkdtempSync(join(tmpdir(), 'tk-roles-')),
         env: {
           DATABASE_URL: server.url,
@@ -32,6 +30,10 @@ describe.runIf(dialects().includes('postgres'))(
           TOKUMEI_MASTER_KEY: key.toString('base64'),
         },
       })
+
+    beforeAll(async () => {
+      server = await createServerDatabase()
+      const run = await initRoles()
       expect(run.stderr).toBe('')
       expect(run.code).toBe(0)
       const report = JSON.parse(run.stdout) as {
@@ -145,14 +147,7 @@ describe.runIf(dialects().includes('postgres'))(
     })
 
     it('a second `init --roles` is idempotent and issues new passwords', async () => {
-      const run = await runCli(['init', '--roles', '--json'], {
-        cwd: mkdtempSync(join(tmpdir(), 'tk-roles-')),
-        env: {
-          DATABASE_URL: server.url,
-          TOKUMEI_DB_ROLE_PREFIX: prefix,
-          TOKUMEI_MASTER_KEY: key.toString('base64'),
-        },
-      })
+      const run = await initRoles()
       expect(run.code).toBe(0)
       const report = JSON.parse(run.stdout) as {
         admin: unknown

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
-import { type Config, loadConfig } from '../config/index.js'
+import { type Config, loadConfig, type Zone } from '../config/index.js'
+import { openRuntime, type Runtime } from '../runtime/index.js'
 import { TOKUMEI_VERSION } from '../version.js'
 import { registerAuditCommands } from './commands/audit.js'
 import { registerConfigCommands } from './commands/config.js'
@@ -16,6 +17,8 @@ export interface CommandContext {
   config(): Config
   /** Set by long-running commands (serve, process, tail --follow) to end on SIGTERM/SIGINT. */
   onShutdown(stop: () => void): void
+  /** Opens the runtime as the given zone (default core), runs `fn`, and closes it whatever happens. */
+  withRuntime<T>(fn: (runtime: Runtime) => Promise<T>, zone?: Zone): Promise<T>
 }
 
 export type CommandAction = (
@@ -67,6 +70,14 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
           const handler = () => stop()
           process.once('SIGTERM', handler)
           process.once('SIGINT', handler)
+        },
+        withRuntime: async (fn, zone = 'core') => {
+          const runtime = await openRuntime(context.config(), { zone })
+          try {
+            return await fn(runtime)
+          } finally {
+            await runtime.close()
+          }
         },
       }
       try {

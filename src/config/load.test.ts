@@ -3,20 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { TokumeiError } from '../model/index.js'
+import { tokumeiErrorOf } from '../../test/support/errors.js'
 import { describeConfig, loadConfig } from './index.js'
 
 const dir = () => mkdtempSync(join(tmpdir(), 'tk-config-'))
-
-function errorOf(fn: () => unknown): TokumeiError {
-  try {
-    fn()
-  } catch (error) {
-    if (error instanceof TokumeiError) return error
-    throw error
-  }
-  throw new Error('expected a TokumeiError')
-}
 
 describe('loadConfig', () => {
   it('uses the defaults with no file and no environment', () => {
@@ -46,7 +36,7 @@ describe('loadConfig', () => {
   })
 
   it('names the environment variable and the expected form of a bad value', () => {
-    const error = errorOf(() => loadConfig({ env: { TOKUMEI_PORT: 'eighty' }, cwd: dir() }))
+    const error = tokumeiErrorOf(() => loadConfig({ env: { TOKUMEI_PORT: 'eighty' }, cwd: dir() }))
     expect(error.message).toBe(
       'Invalid configuration: TOKUMEI_PORT must be an integer from 0 to 65535 (got "eighty").',
     )
@@ -57,7 +47,7 @@ describe('loadConfig', () => {
   it('names the file, key and line of a bad value in tokumei.yaml', () => {
     const cwd = dir()
     writeFileSync(join(cwd, 'tokumei.yaml'), '# comment\nlog:\n  level: loud\n')
-    const error = errorOf(() => loadConfig({ env: {}, cwd }))
+    const error = tokumeiErrorOf(() => loadConfig({ env: {}, cwd }))
     expect(error.message).toBe(
       `Invalid configuration: log.level in ${join(cwd, 'tokumei.yaml')} line 3 must be one of fatal, error, warn, info, debug, trace, silent (got "loud").`,
     )
@@ -66,26 +56,30 @@ describe('loadConfig', () => {
   it('refuses unknown keys and broken YAML with the line', () => {
     const cwd = dir()
     writeFileSync(join(cwd, 'tokumei.yaml'), 'server:\n  prot: 80\n')
-    expect(errorOf(() => loadConfig({ env: {}, cwd })).message).toMatch(
+    expect(tokumeiErrorOf(() => loadConfig({ env: {}, cwd })).message).toMatch(
       /^Unknown setting "server.prot" in .* line 2/,
     )
     writeFileSync(join(cwd, 'tokumei.yaml'), 'server:\n  port: [80\n')
-    expect(errorOf(() => loadConfig({ env: {}, cwd })).message).toMatch(/is not valid YAML at line \d/)
+    expect(tokumeiErrorOf(() => loadConfig({ env: {}, cwd })).message).toMatch(/is not valid YAML at line \d/)
   })
 
   it('never echoes a secret in an error', () => {
-    const error = errorOf(() => loadConfig({ env: { DATABASE_URL: 'mysql://u:hunter2@db/x' }, cwd: dir() }))
+    const error = tokumeiErrorOf(() =>
+      loadConfig({ env: { DATABASE_URL: 'mysql://u:hunter2@db/x' }, cwd: dir() }),
+    )
     expect(error.message).toMatch(
       /^Invalid configuration: DATABASE_URL must be a URL of the form postgresql:/,
     )
     expect(error.message).not.toContain('hunter2')
-    const keyError = errorOf(() => loadConfig({ env: { TOKUMEI_MASTER_KEY: 'short-secret' }, cwd: dir() }))
+    const keyError = tokumeiErrorOf(() =>
+      loadConfig({ env: { TOKUMEI_MASTER_KEY: 'short-secret' }, cwd: dir() }),
+    )
     expect(keyError.message).not.toContain('short-secret')
   })
 
   it('fails clearly when an explicit configuration file is missing', () => {
     const cwd = dir()
-    expect(errorOf(() => loadConfig({ env: { TOKUMEI_CONFIG: 'nope.yaml' }, cwd })).message).toContain(
+    expect(tokumeiErrorOf(() => loadConfig({ env: { TOKUMEI_CONFIG: 'nope.yaml' }, cwd })).message).toContain(
       `${join(cwd, 'nope.yaml')} does not exist`,
     )
   })

@@ -1,6 +1,5 @@
 import type { Command } from 'commander'
 import { TokumeiError } from '../../model/index.js'
-import { openRuntime } from '../../runtime/index.js'
 import { type AuditEvent, tailAuditEvents, verifyAuditLog, writeCheckpoint } from '../../security/index.js'
 import type { Define } from '../main.js'
 
@@ -31,9 +30,8 @@ export function registerAuditCommands(program: Command, define: Define): void {
     .command('verify')
     .description('recompute the whole chain and check every signed checkpoint; exit 1 on any tampering')
     .action(
-      define(async ({ config, out }) => {
-        const runtime = await openRuntime(config(), { zone: 'core' })
-        try {
+      define(async ({ withRuntime, out }) => {
+        return withRuntime(async (runtime) => {
           const result = await verifyAuditLog(runtime.db.kysely, runtime.keyring, (checked) => {
             if (checked % 10_000 === 0) out.progress(`checked ${checked} events…`)
           })
@@ -50,9 +48,7 @@ export function registerAuditCommands(program: Command, define: Define): void {
             ...(result.problems.length > 20 ? [`  … and ${result.problems.length - 20} more`] : []),
           ])
           return 1
-        } finally {
-          await runtime.close()
-        }
+        })
       }),
     )
   audit
@@ -61,7 +57,7 @@ export function registerAuditCommands(program: Command, define: Define): void {
     .option('-n, --lines <n>', 'how many of the newest events to print first', '20')
     .option('-f, --follow', 'wait for new events (Ctrl-C to stop)')
     .action(
-      define(async ({ config, out, onShutdown }, options) => {
+      define(async ({ withRuntime, out, onShutdown }, options) => {
         const last = Number(options.lines)
         if (!Number.isInteger(last) || last < 0) {
           throw new TokumeiError(`--lines must be a whole number (got "${String(options.lines)}").`, {
@@ -69,30 +65,27 @@ export function registerAuditCommands(program: Command, define: Define): void {
             kind: 'invalid',
           })
         }
-        const runtime = await openRuntime(config(), { zone: 'core' })
         const stop = new AbortController()
         onShutdown(() => stop.abort())
-        try {
+        return withRuntime(async (runtime) => {
+          const follow = Boolean(options.follow)
           for await (const event of tailAuditEvents(runtime.db.kysely, {
             last,
-            follow: Boolean(options.follow),
+            follow,
             signal: stop.signal,
           })) {
             out.line(eventJson(event), eventLine(event))
           }
           return 0
-        } finally {
-          await runtime.close()
-        }
+        })
       }),
     )
   audit
     .command('checkpoint')
     .description('sign the current head of the chain now (the workers also do it periodically)')
     .action(
-      define(async ({ config, out }) => {
-        const runtime = await openRuntime(config(), { zone: 'core' })
-        try {
+      define(async ({ withRuntime, out }) => {
+        return withRuntime(async (runtime) => {
           const checkpoint = await writeCheckpoint(runtime.db.kysely, runtime.keyring)
           out.result(
             checkpoint ? { seq: checkpoint.seq, keyId: checkpoint.keyId } : { seq: null },
@@ -101,9 +94,7 @@ export function registerAuditCommands(program: Command, define: Define): void {
               : 'Nothing new to sign since the last checkpoint.',
           )
           return 0
-        } finally {
-          await runtime.close()
-        }
+        })
       }),
     )
 }

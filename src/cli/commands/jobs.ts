@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { countJobs, enqueueJob } from '../../jobs/index.js'
 import { TokumeiError } from '../../model/index.js'
-import { builtinHandlers, createWorker, openRuntime } from '../../runtime/index.js'
+import { builtinHandlers, createWorker } from '../../runtime/index.js'
 import type { Define } from '../main.js'
 
 export function registerJobCommands(program: Command, define: Define): void {
@@ -10,9 +10,8 @@ export function registerJobCommands(program: Command, define: Define): void {
     .description('run the core workers: take jobs from the queue and do them')
     .option('--until-idle', 'stop when no job is runnable or running, instead of waiting for more')
     .action(
-      define(async ({ config, out, onShutdown }, options) => {
-        const runtime = await openRuntime(config(), { zone: 'core' })
-        try {
+      define(async ({ withRuntime, out, onShutdown }, options) => {
+        return withRuntime(async (runtime) => {
           const worker = createWorker(runtime, {
             onJobDone: (job, ms) => out.progress(`job ${job.id} (${job.kind}) done in ${ms} ms`),
             onJobFailed: (job, error, willRetry) =>
@@ -32,9 +31,7 @@ export function registerJobCommands(program: Command, define: Define): void {
             `Processed ${summary.done + summary.failed} job(s): ${summary.done} done, ${summary.failed} failed. Queue: ${counts.queued} queued, ${counts.running} running, ${counts.failed} failed.`,
           )
           return 0
-        } finally {
-          await runtime.close()
-        }
+        })
       }),
     )
 
@@ -43,18 +40,15 @@ export function registerJobCommands(program: Command, define: Define): void {
     .command('status')
     .description('count jobs by state')
     .action(
-      define(async ({ config, out }) => {
-        const runtime = await openRuntime(config(), { zone: 'core' })
-        try {
+      define(async ({ withRuntime, out }) => {
+        return withRuntime(async (runtime) => {
           const counts = await countJobs(runtime.db.kysely)
           out.result(
             counts,
             `queued ${counts.queued}, running ${counts.running}, done ${counts.done}, failed ${counts.failed}`,
           )
           return 0
-        } finally {
-          await runtime.close()
-        }
+        })
       }),
     )
   jobs
@@ -63,9 +57,8 @@ export function registerJobCommands(program: Command, define: Define): void {
     .option('--payload <json>', 'the job payload as a JSON object', '{}')
     .option('--key <idempotency-key>', 'enqueue at most once under this key')
     .action(
-      define(async ({ config, out }, options, kind) => {
-        const runtime = await openRuntime(config(), { zone: 'core' })
-        try {
+      define(async ({ withRuntime, out }, options, kind) => {
+        return withRuntime(async (runtime) => {
           const known = [...builtinHandlers(runtime).keys()]
           if (!kind || !known.includes(kind)) {
             throw new TokumeiError(`Unknown job kind "${kind}": use one of ${known.join(', ')}.`, {
@@ -106,9 +99,7 @@ export function registerJobCommands(program: Command, define: Define): void {
               : `Job ${result.id} already exists under that key; nothing queued.`,
           )
           return 0
-        } finally {
-          await runtime.close()
-        }
+        })
       }),
     )
 }

@@ -1,5 +1,4 @@
 import type { Command } from 'commander'
-import { openRuntime } from '../../runtime/index.js'
 import { rotateMasterKey } from '../../security/index.js'
 import type { Define } from '../main.js'
 
@@ -9,9 +8,8 @@ export function registerKeyCommands(program: Command, define: Define): void {
     .command('status')
     .description('show which master key protects the data keys, and the data-key versions held')
     .action(
-      define(async ({ config, out }) => {
-        const runtime = await openRuntime(config(), { zone: 'core' })
-        try {
+      define(async ({ withRuntime, out }) => {
+        return withRuntime(async (runtime) => {
           const dataKeys = runtime.keyring.describe()
           out.result(
             {
@@ -26,9 +24,7 @@ export function registerKeyCommands(program: Command, define: Define): void {
             ],
           )
           return 0
-        } finally {
-          await runtime.close()
-        }
+        })
       }),
     )
   keys
@@ -40,9 +36,8 @@ export function registerKeyCommands(program: Command, define: Define): void {
       'where to write the new master key when the current one comes from TOKUMEI_MASTER_KEY',
     )
     .action(
-      define(async ({ config, out }, options) => {
-        const runtime = await openRuntime(config(), { zone: 'core' })
-        try {
+      define(async ({ withRuntime, out }, options) => {
+        return withRuntime(async (runtime) => {
           const report = await rotateMasterKey(runtime.db, runtime.master, runtime.keyring, {
             actor: runtime.actor,
             dataKeys: Boolean(options.dataKeys),
@@ -57,9 +52,7 @@ export function registerKeyCommands(program: Command, define: Define): void {
           ]
           out.result(report, lines)
           return 0
-        } finally {
-          await runtime.close()
-        }
+        })
       }),
     )
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { tokumeiErrorOf } from '../../../test/support/errors.js'
 import { TokumeiError } from '../../model/index.js'
 import {
   type CipherContext,
@@ -15,16 +16,6 @@ import {
 
 const key = randomBytes(32)
 const ctx: CipherContext = { table: 'identity.patient', column: 'name_enc', row: 42 }
-
-function decryptError(fn: () => unknown): TokumeiError {
-  try {
-    fn()
-  } catch (error) {
-    if (error instanceof TokumeiError) return error
-    throw error
-  }
-  throw new Error('decryption unexpectedly succeeded')
-}
 
 describe('envelope encryption (AES-256-GCM with associated data)', () => {
   it('round-trips any bytes in any context', () => {
@@ -52,7 +43,7 @@ describe('envelope encryption (AES-256-GCM with associated data)', () => {
 
   it('fails with a clear error under the wrong key', () => {
     const sealed = seal(key, 1, 'identity', Buffer.from('x'), ctx)
-    const error = decryptError(() => open(randomBytes(32), 'identity', sealed, ctx))
+    const error = tokumeiErrorOf(() => open(randomBytes(32), 'identity', sealed, ctx))
     expect(error.code).toBe('crypto.decrypt_failed')
     expect(error.message).toBe(
       'Cannot decrypt identity.patient.name_enc of row 42: it does not authenticate under data key "identity" v1: it was altered, moved from another row or column, or sealed with another key.',
@@ -66,9 +57,9 @@ describe('envelope encryption (AES-256-GCM with associated data)', () => {
       { ...ctx, column: 'address_enc' },
       { ...ctx, row: 43 },
     ]) {
-      expect(decryptError(() => open(key, 'identity', sealed, moved)).code).toBe('crypto.decrypt_failed')
+      expect(tokumeiErrorOf(() => open(key, 'identity', sealed, moved)).code).toBe('crypto.decrypt_failed')
     }
-    expect(decryptError(() => open(key, 'documents', sealed, ctx)).code).toBe('crypto.decrypt_failed')
+    expect(tokumeiErrorOf(() => open(key, 'documents', sealed, ctx)).code).toBe('crypto.decrypt_failed')
   })
 
   it('fails when any single bit of the ciphertext is flipped', () => {
@@ -77,14 +68,14 @@ describe('envelope encryption (AES-256-GCM with associated data)', () => {
       fc.property(fc.integer({ min: 0, max: sealed.length * 8 - 1 }), (bit) => {
         const tampered = Buffer.from(sealed)
         tampered[bit >> 3] = (tampered[bit >> 3] as number) ^ (1 << (bit & 7))
-        expect(decryptError(() => open(key, 'identity', tampered, ctx)).code).toBe('crypto.decrypt_failed')
+        expect(tokumeiErrorOf(() => open(key, 'identity', tampered, ctx)).code).toBe('crypto.decrypt_failed')
       }),
       { numRuns: sealed.length * 8 },
     )
   })
 
   it('refuses truncated input as not a ciphertext', () => {
-    const error = decryptError(() => open(key, 'identity', Buffer.from([1, 0, 0]), ctx))
+    const error = tokumeiErrorOf(() => open(key, 'identity', Buffer.from([1, 0, 0]), ctx))
     expect(error.message).toContain('it is not a tokumei ciphertext')
   })
 
