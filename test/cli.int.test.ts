@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs'
+import { type AddressInfo, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sql } from 'kysely'
@@ -64,6 +65,18 @@ describe('tokumei on a machine with no configuration (the embedded default)', ()
     expect(second.code).toBe(2)
     expect(second.stderr).toMatch(
       /^tokumei: The embedded database in .* is in use by process \d+: stop that process first/,
+    )
+  })
+
+  it('serve says so in one sentence when its port is taken', async () => {
+    const blocker = createServer()
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+    const port = (blocker.address() as AddressInfo).port
+    const run = await execCli(['serve', '--port', String(port)], { cwd })
+    blocker.close()
+    expect(run.code).toBe(2)
+    expect(run.stderr).toBe(
+      `tokumei: Cannot listen: port ${port} on 127.0.0.1 is already in use: stop the other server or choose another with --port or TOKUMEI_PORT.\n`,
     )
   })
 

@@ -147,4 +147,31 @@ describeEachDialect('job queue', (t) => {
     expect(results.reduce((sum, r) => sum + r.done, 0)).toBe(30)
     expect([...seen].sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i))
   })
+
+  it('keeps running through a database failure and picks up work once it is back', async () => {
+    const errors: number[] = []
+    const w = new Worker(t.db.kysely, {
+      handlers: new Map<string, JobHandler>([['k', async () => ({})]]),
+      leaseSeconds: 60,
+      pollMs: 5,
+      events: { onLoopError: (_error, count) => void errors.push(count) },
+    })
+    await sql`alter table jobs.job rename to job_away`.execute(t.db.kysely)
+    const running = w.run()
+    for (let i = 0; i < 200 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
+    await sql`alter table jobs.job_away rename to job`.execute(t.db.kysely)
+    expect(errors[0]).toBe(1)
+    const { id } = await enqueueJob(t.db.kysely, { kind: 'k' }, defaults)
+    for (let i = 0; i < 400; i++) {
+      const row = await t.db.kysely
+        .selectFrom('jobs.job')
+        .select('status')
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow()
+      if (row.status === 'done') break
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    w.stop()
+    expect(await running).toEqual({ done: 1, failed: 0 })
+  })
 })

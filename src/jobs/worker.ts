@@ -26,7 +26,12 @@ export interface WorkerEvents {
   onJobDone?(job: Job, ms: number): void | Promise<void>
   onJobFailed?(job: Job, error: string, willRetry: boolean): void | Promise<void>
   onTaskFailed?(task: string, error: string): void | Promise<void>
+  /** The loop itself failed (usually the database); `count` consecutive times so far. */
+  onLoopError?(error: string, count: number): void | Promise<void>
 }
+
+/** After this many failures in a row the loop gives up and `run()` rejects. */
+const MAX_CONSECUTIVE_ERRORS = 10
 
 export interface WorkerOptions {
   readonly handlers: ReadonlyMap<string, JobHandler>
@@ -77,13 +82,24 @@ export class Worker {
   /** Runs until `stop()`, or with `untilIdle` until no job is runnable or running. */
   async run(options: { untilIdle?: boolean } = {}): Promise<WorkerSummary> {
     const summary = { done: 0, failed: 0 }
+    let consecutiveErrors = 0
     while (!this.stopping) {
-      await this.#runPeriodic()
-      const outcome = await this.runOne()
-      if (outcome === 'done') summary.done++
-      if (outcome === 'failed') summary.failed++
-      if (outcome !== 'idle') continue
-      if (options.untilIdle && !(await hasPendingWork(this.#db, [...this.#options.handlers.keys()]))) break
+      try {
+        await this.#runPeriodic()
+        const outcome = await this.runOne()
+        consecutiveErrors = 0
+        if (outcome === 'done') summary.done++
+        if (outcome === 'failed') summary.failed++
+        if (outcome !== 'idle') continue
+        if (options.untilIdle && !(await hasPendingWork(this.#db, [...this.#options.handlers.keys()]))) break
+      } catch (error) {
+        // The database went away (restart, network): keep trying with growing pauses, then give up.
+        consecutiveErrors++
+        await this.#options.events?.onLoopError?.(describeFailure(error), consecutiveErrors)
+        if (consecutiveErrors >= MAX_CONSECUTIVE_ERRORS) throw error
+        await this.#sleep(Math.min(this.#options.pollMs * 2 ** consecutiveErrors, 30_000))
+        continue
+      }
       await this.#sleep(this.#options.pollMs)
     }
     await this.#runPeriodic(true)
@@ -97,20 +113,21 @@ export class Worker {
     if (!job) return 'idle'
     const handler = this.#options.handlers.get(job.kind) as JobHandler
     const started = Date.now()
+    let result: Record<string, unknown> | undefined
     try {
-      const result = await handler(job, {
+      result = await handler(job, {
         signal: this.#stop.signal,
         extendLease: () => extendLease(this.#db, job, this.#workerId, this.#options.leaseSeconds),
       })
-      await completeJob(this.#db, job, this.#workerId, result ?? {})
-      await this.#options.events?.onJobDone?.(job, Date.now() - started)
-      return 'done'
     } catch (error) {
       const text = describeFailure(error)
       const status = await failJob(this.#db, job, this.#workerId, text)
       await this.#options.events?.onJobFailed?.(job, text, status === 'queued')
       return 'failed'
     }
+    await completeJob(this.#db, job, this.#workerId, result ?? {})
+    await this.#options.events?.onJobDone?.(job, Date.now() - started)
+    return 'done'
   }
 
   async #runPeriodic(stopping = false): Promise<void> {

@@ -72,6 +72,7 @@ export function createWorker(runtime: Runtime, events?: WorkerEvents): Worker {
         await events?.onJobFailed?.(job, error, willRetry)
       },
       onTaskFailed: events?.onTaskFailed,
+      onLoopError: events?.onLoopError,
     },
   })
 }

@@ -19,6 +19,8 @@ export function registerJobCommands(program: Command, define: Define): void {
                 `job ${job.id} (${job.kind}) failed${willRetry ? ', will retry' : ' for good'}: ${error}`,
               ),
             onTaskFailed: (task, error) => out.warn(`${task} failed: ${error}`),
+            onLoopError: (error, count) =>
+              out.warn(`worker loop failed (${count} in a row), retrying: ${error}`),
           })
           onShutdown(() => {
             out.progress('Stopping after the job in hand…')

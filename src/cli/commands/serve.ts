@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net'
 import type { Command } from 'commander'
 import pino from 'pino'
 import { ZONES, type Zone } from '../../config/index.js'
-import type { Worker } from '../../jobs/index.js'
+import { describeFailure, type Worker } from '../../jobs/index.js'
 import { TokumeiError } from '../../model/index.js'
 import { createWorker, openRuntime } from '../../runtime/index.js'
 import { buildServer } from '../../server/index.js'
@@ -59,7 +59,9 @@ export function registerServeCommand(program: Command, define: Define): void {
         let workerDone: Promise<unknown> = Promise.resolve()
         try {
           const app = await buildServer(runtime, { zone, logger })
-          const address = await app.listen({ port, host })
+          const address = await app.listen({ port, host }).catch((error: NodeJS.ErrnoException) => {
+            throw listenError(error, host, port)
+          })
           const listening = (app.server.address() as AddressInfo).port
           await runtime.audit({ action: 'server.start', detail: { zone: zone ?? 'all', port: listening } })
           if (options.workers !== false && (zone === undefined || zone === 'core')) {
@@ -67,8 +69,14 @@ export function registerServeCommand(program: Command, define: Define): void {
               onJobFailed: (job, error, willRetry) =>
                 logger.warn({ job: job.id, kind: job.kind, will_retry: willRetry, error }, 'job failed'),
               onTaskFailed: (task, error) => logger.warn({ task, error }, 'periodic task failed'),
+              onLoopError: (error, count) =>
+                logger.error({ error, consecutive: count }, 'worker loop failed; retrying'),
             })
-            workerDone = worker.run()
+            // A worker that gives up (database gone for good) stops the server: a supervisor restarts it.
+            workerDone = worker.run().catch((error) => {
+              logger.fatal({ error: describeFailure(error) }, 'workers stopped')
+              process.kill(process.pid, 'SIGTERM')
+            })
           }
           out.result(
             { url: address, zone: zone ?? 'all', workers: worker !== undefined },
@@ -85,4 +93,20 @@ export function registerServeCommand(program: Command, define: Define): void {
         }
       }),
     )
+}
+
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  const reasons: Record<string, string> = {
+    EADDRINUSE: `port ${port} on ${host} is already in use: stop the other server or choose another with --port or TOKUMEI_PORT`,
+    EACCES: `this user may not listen on port ${port}: choose a port above 1023 with --port or TOKUMEI_PORT`,
+    EADDRNOTAVAIL: `${host} is not an address of this machine: fix --host or TOKUMEI_HOST`,
+    ENOTFOUND: `the host name ${host} is unknown: fix --host or TOKUMEI_HOST`,
+  }
+  const reason = error.code ? reasons[error.code] : undefined
+  if (!reason) return error
+  return new TokumeiError(`Cannot listen: ${reason}.`, {
+    code: 'server.listen_failed',
+    kind: 'unavailable',
+    cause: error,
+  })
 }
