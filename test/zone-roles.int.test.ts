@@ -6,8 +6,12 @@ import { sql } from 'kysely'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Zone } from '../src/config/index.js'
+import { loadConfig } from '../src/config/index.js'
 import { openDatabase, type TokumeiDatabase } from '../src/db/index.js'
-import { loadKeyring, masterKeyId, recordAuditEvent } from '../src/security/index.js'
+import { enqueueJob } from '../src/jobs/index.js'
+import { createWorker, openRuntime } from '../src/runtime/index.js'
+import { loadKeyring, masterKeyId, recordAuditEvent, verifyAuditLog } from '../src/security/index.js'
+import { buildServer } from '../src/server/index.js'
 import { runCli } from './support/cli.js'
 import { createServerDatabase, dialects } from './support/database.js'
 
@@ -159,6 +163,52 @@ describe.runIf(dialects().includes('postgres'))(
         zoneUrl[login.zone] = login.url
       }
       await asZone('gateway', async (db) => expect(await canSelect(db, 'identity.probe')).toBe(false))
+    })
+
+    it('each zone runs as its own role: gateway and portal servers are ready, core workers sign checkpoints', async () => {
+      const config = loadConfig({
+        env: {
+          TOKUMEI_MASTER_KEY: key.toString('base64'),
+          TOKUMEI_GATEWAY_DATABASE_URL: zoneUrl.gateway,
+          TOKUMEI_CORE_DATABASE_URL: zoneUrl.core,
+          TOKUMEI_PORTAL_DATABASE_URL: zoneUrl.portal,
+        },
+        cwd: mkdtempSync(join(tmpdir(), 'tk-zones-')),
+      })
+      for (const zone of ['gateway', 'portal'] as const) {
+        const runtime = await openRuntime(config, { zone, actor: 'system:test' })
+        try {
+          const app = await buildServer(runtime, { zone })
+          const ready = await app.inject({ method: 'GET', url: '/readyz' })
+          expect(ready.statusCode).toBe(200)
+          expect((await app.inject({ method: 'GET', url: '/healthz' })).json().zone).toBe(zone)
+          await runtime.audit({ action: 'server.start', detail: { zone } })
+          await app.close()
+        } finally {
+          await runtime.close()
+        }
+      }
+      const core = await openRuntime(config, { zone: 'core', actor: 'system:test' })
+      try {
+        await enqueueJob(core.db.kysely, { kind: 'audit.checkpoint' }, { maxAttempts: 1 })
+        const summary = await createWorker(core).run({ untilIdle: true })
+        expect(summary).toEqual({ done: 1, failed: 0 })
+        expect((await verifyAuditLog(core.db.kysely, core.keyring)).ok).toBe(true)
+      } finally {
+        await core.close()
+      }
+    })
+
+    it('a zone refused by the database gets one sentence, not a stack trace', async () => {
+      // Misconfigured: the gateway's login where the core's belongs; the gateway may not read the audit log.
+      const run = await runCli(['audit', 'verify'], {
+        cwd: mkdtempSync(join(tmpdir(), 'tk-zones-')),
+        env: { TOKUMEI_MASTER_KEY: key.toString('base64'), TOKUMEI_CORE_DATABASE_URL: zoneUrl.gateway },
+      })
+      expect(run.code).toBe(2)
+      expect(run.stderr).toBe(
+        'tokumei: The database refused this operation to the role in use (permission denied): this zone may not do it, or it needs the owner connection (DATABASE_URL).\n',
+      )
     })
   },
 )

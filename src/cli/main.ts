@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { type Config, loadConfig, type Zone } from '../config/index.js'
+import { fromDatabaseError } from '../db/index.js'
 import { openRuntime, type Runtime } from '../runtime/index.js'
 import { TOKUMEI_VERSION } from '../version.js'
 import { registerAuditCommands } from './commands/audit.js'
@@ -17,8 +18,11 @@ export interface CommandContext {
   config(): Config
   /** Set by long-running commands (serve, process, tail --follow) to end on SIGTERM/SIGINT. */
   onShutdown(stop: () => void): void
-  /** Opens the runtime as the given zone (default core), runs `fn`, and closes it whatever happens. */
-  withRuntime<T>(fn: (runtime: Runtime) => Promise<T>, zone?: Zone): Promise<T>
+  /**
+   * Opens the runtime as the given zone's role (default core; `owner` uses DATABASE_URL itself), runs
+   * `fn`, and closes it whatever happens.
+   */
+  withRuntime<T>(fn: (runtime: Runtime) => Promise<T>, zone?: Zone | 'owner'): Promise<T>
 }
 
 export type CommandAction = (
@@ -72,7 +76,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
           process.once('SIGINT', handler)
         },
         withRuntime: async (fn, zone = 'core') => {
-          const runtime = await openRuntime(context.config(), { zone })
+          const runtime = await openRuntime(context.config(), { zone: zone === 'owner' ? undefined : zone })
           try {
             return await fn(runtime)
           } finally {
@@ -83,7 +87,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
       try {
         exitCode = (await action(context, options, ...positional)) ?? 0
       } catch (error) {
-        exitCode = out.error(error)
+        exitCode = out.error(fromDatabaseError(error))
       }
     }
 

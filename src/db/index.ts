@@ -8,6 +8,7 @@ export {
   ping,
   type TokumeiDatabase,
 } from './database.js'
+export { fromDatabaseError } from './errors.js'
 export {
   assertMigrated,
   currentMigration,

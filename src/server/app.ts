@@ -10,6 +10,7 @@ import Fastify, {
 } from 'fastify'
 import type { Logger } from 'pino'
 import type { Zone } from '../config/index.js'
+import { fromDatabaseError } from '../db/index.js'
 import { isTokumeiError } from '../model/index.js'
 import type { Runtime } from '../runtime/index.js'
 import { TOKUMEI_VERSION } from '../version.js'
@@ -94,10 +95,12 @@ export async function buildServer(
   await app.register(swaggerUi, { routePrefix: '/docs' })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (isTokumeiError(error)) {
-      if (error.httpStatus >= 500) request.log.error({ code: error.code }, 'request failed')
-      return reply.status(error.httpStatus).send({ error: { ...error.toJSON(), request_id: request.id } })
+  app.setErrorHandler((raw: FastifyError, request, reply) => {
+    const mapped = fromDatabaseError(raw)
+    const error = mapped as FastifyError
+    if (isTokumeiError(mapped)) {
+      if (mapped.httpStatus >= 500) request.log.error({ code: mapped.code }, 'request failed')
+      return reply.status(mapped.httpStatus).send({ error: { ...mapped.toJSON(), request_id: request.id } })
     }
     if (error.validation) {
       return reply.status(400).send({

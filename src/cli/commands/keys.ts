@@ -52,7 +52,7 @@ export function registerKeyCommands(program: Command, define: Define): void {
           ]
           out.result(report, lines)
           return 0
-        })
+        }, 'owner') // re-wrapping writes the keyring, which only the owner connection may do
       }),
     )
 }
