@@ -57,6 +57,7 @@ export function registerServeCommand(program: Command, define: Define): void {
         const logger = pino({ level: cfg.log.level, base: { zone: zone ?? 'all' } }, pino.destination(2))
         let worker: Worker | undefined
         let workerDone: Promise<unknown> = Promise.resolve()
+        let workersFailed = false
         try {
           const app = await buildServer(runtime, { zone, logger })
           const address = await app.listen({ port, host }).catch((error: NodeJS.ErrnoException) => {
@@ -75,6 +76,7 @@ export function registerServeCommand(program: Command, define: Define): void {
             // A worker that gives up (database gone for good) stops the server: a supervisor restarts it.
             workerDone = worker.run().catch((error) => {
               logger.fatal({ error: describeFailure(error) }, 'workers stopped')
+              workersFailed = true
               process.kill(process.pid, 'SIGTERM')
             })
           }
@@ -86,6 +88,7 @@ export function registerServeCommand(program: Command, define: Define): void {
           out.progress('Stopping: finishing the job in hand, closing connections…')
           worker?.stop()
           await Promise.all([app.close(), workerDone])
+          if (workersFailed) return 1
           await runtime.audit({ action: 'server.stop', detail: { zone: zone ?? 'all' } })
           return 0
         } finally {
