@@ -9,6 +9,7 @@ import { registerInitCommands } from './commands/init.js'
 import { registerJobCommands } from './commands/jobs.js'
 import { registerKeyCommands } from './commands/keys.js'
 import { registerServeCommand } from './commands/serve.js'
+import { registerSynthCommand } from './commands/synth.js'
 import { type CliIo, Output, processIo } from './io.js'
 
 /** What every command action receives: its output channel, the configuration, and the outside world. */
@@ -97,6 +98,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   registerKeyCommands(program, define)
   registerAuditCommands(program, define)
   registerConfigCommands(program, define)
+  registerSynthCommand(program, define)
   for (const command of program.commands) inheritSettings(command, io)
 
   try {

@@ -13,6 +13,8 @@ export interface NameEntry {
   readonly kanji: string
   /** Full-width katakana reading. */
   readonly kana: string
+  /** Hepburn romanization, when the list has one. */
+  readonly romaji?: string
 }
 
 export interface NameTables {
@@ -191,7 +193,7 @@ export function loadNameTables(sharedDataDir: string | undefined): NameTables {
       },
     )
   }
-  const entry = (row: GimeiRow): NameEntry => ({ kanji: row[0], kana: row[2] })
+  const entry = (row: GimeiRow): NameEntry => ({ kanji: row[0], kana: row[2], romaji: row[3] })
   const surnames = names.last_name.map(entry)
   const male = names.first_name.male.map(entry)
   const female = names.first_name.female.map(entry)

@@ -103,6 +103,8 @@ export interface Person {
   readonly sex: 'M' | 'F'
   readonly birthDate: string
   readonly relative: { readonly relation: string; readonly name: string; readonly kana: string }
+  /** Romanized name (as modalities write it), when the name list has it. */
+  readonly romaji: { readonly surname: string; readonly given: string } | undefined
   readonly visits: readonly PersonAtHospital[]
   readonly adverseEvents: ReadonlyArray<{
     drug: string
@@ -138,6 +140,25 @@ const daysBetween = (a: string, b: string): number => Math.round((Date.parse(b) 
 const fullWidthDigits = (text: string): string =>
   text.replace(/[0-9]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0))
 
+// Which department treats a disease, by ICD-10 chapter (内科 when the hospital lacks the specialty).
+const DEPARTMENT_BY_ICD: ReadonlyArray<[RegExp, string]> = [
+  [/^I6/, '10'],
+  [/^I/, '02'],
+  [/^K/, '03'],
+  [/^J/, '12'],
+  [/^[MS]/, '05'],
+  [/^H/, '07'],
+  [/^(F|G47)/, '09'],
+]
+
+function departmentFor(hospital: Hospital, icd10: string): { code: string; name: string } {
+  const code = DEPARTMENT_BY_ICD.find(([pattern]) => pattern.test(icd10))?.[1] ?? '01'
+  return (
+    hospital.departments.find((d) => d.code === code) ??
+    (hospital.departments.find((d) => d.code === '01') as { code: string; name: string })
+  )
+}
+
 /** Modulus-10 check digit with weights 2, 1 from the right (医療機関コード, 保険者番号). */
 export function checkDigit(digits: string): string {
   let sum = 0
@@ -168,13 +189,15 @@ export function makeHospitals(seed: string, count: number): Hospital[] {
       name,
       municipality,
       address: `${municipality.prefecture}${municipality.city}${municipality.town}${fullWidthDigits(`${rng.int(1, 5)}-${rng.int(1, 20)}-${rng.int(1, 30)}`)}`,
-      phone: `${area}-${rng.digits(6 - area.length + 2)}-${rng.digits(4)}`,
+      phone: `${area}-${rng.digits(6 - area.length)}-${rng.digits(4)}`,
       idLength: rng.pick([8, 9, 10]),
       halfWidthKana: rng.chance(0.3),
       noticeStart: addDays('2018-01-01', rng.int(0, 80)),
-      departments: rng
-        .sample(DEPARTMENTS, rng.int(4, DEPARTMENTS.length))
-        .sort((a, b) => a.code.localeCompare(b.code)),
+      // Every hospital has internal medicine (内科); the other departments vary.
+      departments: [
+        DEPARTMENTS[0] as { code: string; name: string },
+        ...rng.sample(DEPARTMENTS.slice(1), rng.int(3, DEPARTMENTS.length - 1)),
+      ].sort((a, b) => a.code.localeCompare(b.code)),
     }
   })
 }
@@ -207,7 +230,8 @@ function drawName(rng: Random, names: NameTables, sex: 'M' | 'F'): { surname: Na
 function phoneFor(rng: Random, municipality: Municipality): string {
   if (rng.chance(0.6)) return `${rng.pick(['090', '080', '070'])}-${rng.digits(4)}-${rng.digits(4)}`
   const area = AREA_CODES[municipality.code.slice(0, 2)] ?? `0${rng.int(11, 99)}`
-  return `${area}-${rng.digits(6 - area.length + 2)}-${rng.digits(4)}`
+  // Ten digits in all: area code, exchange, and a four-digit subscriber number.
+  return `${area}-${rng.digits(6 - area.length)}-${rng.digits(4)}`
 }
 
 function insurance(
@@ -328,10 +352,23 @@ export function generatePerson(population: Population, index: number): Person {
     phone: phoneFor(rng, home),
     ...insurance(rng, home),
   }
-  const relativeSex = rng.chance(0.5) ? 'M' : 'F'
+  // A relative who appears in the records (next of kin, the companion named in a discharge summary).
+  const spouse = age >= 20 && age <= 60
+  const relativeSex: 'M' | 'F' = spouse ? (sex === 'M' ? 'F' : 'M') : rng.chance(0.5) ? 'M' : 'F'
   const relativeName = drawName(rng, names, relativeSex).given
+  const relation = spouse
+    ? relativeSex === 'F'
+      ? '妻'
+      : '夫'
+    : age < 20
+      ? relativeSex === 'M'
+        ? '父'
+        : '母'
+      : relativeSex === 'M'
+        ? '長男'
+        : '長女'
   const relative = {
-    relation: age > 60 ? (relativeSex === 'M' ? '長男' : '長女') : sex === 'M' ? '妻' : '夫',
+    relation,
     name: `${surname.kanji}${relativeName.kanji}`,
     kana: `${surname.kana}${relativeName.kana}`,
   }
@@ -408,10 +445,7 @@ export function generatePerson(population: Population, index: number): Person {
     const localId = String(base + counter * idRng.int(1, 7)).padStart(hospital.idLength, '0')
     const events: ClinicalEvent[] = []
     for (const had of diagnosesHad.filter((x) => x.hospital === h)) {
-      const department = hospital.departments[rng.int(0, hospital.departments.length - 1)] as {
-        code: string
-        name: string
-      }
+      const department = departmentFor(hospital, had.disease.icd10)
       const physician = drawName(rng, names, rng.chance(0.7) ? 'M' : 'F').surname
       const mild = had.disease.icd10 === 'E11.9'
       const diagnosis: Diagnosis = {
@@ -517,6 +551,10 @@ export function generatePerson(population: Population, index: number): Person {
     sex,
     birthDate,
     relative,
+    romaji:
+      surname.romaji && given.romaji
+        ? { surname: surname.romaji.toUpperCase(), given: given.romaji.toUpperCase() }
+        : undefined,
     visits,
     adverseEvents,
     optOut: optOutVisit

@@ -1,0 +1,20 @@
+// The small part of dcmjs (which ships no types) that tokumei uses.
+declare module 'dcmjs' {
+  type Dataset = Record<string, unknown>
+  interface DicomDictInstance {
+    dict: Record<string, { vr: string; Value: unknown[] }>
+    meta: Record<string, { vr: string; Value: unknown[] }>
+    write(options?: Record<string, unknown>): ArrayBuffer
+  }
+  const dcmjs: {
+    data: {
+      DicomDict: new (meta: Record<string, unknown>) => DicomDictInstance
+      DicomMessage: { readFile(buffer: ArrayBuffer, options?: Record<string, unknown>): DicomDictInstance }
+      DicomMetaDictionary: {
+        denaturalizeDataset(dataset: Dataset): Record<string, { vr: string; Value: unknown[] }>
+        naturalizeDataset(dict: Record<string, unknown>): Dataset
+      }
+    }
+  }
+  export default dcmjs
+}
