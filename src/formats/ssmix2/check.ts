@@ -67,7 +67,8 @@ export function checkStorageFile(
     }
   }
   // The guideline's own samples end with an MLLP file separator (0x1C) after the last CR: accept it.
-  const text = decodeIso2022jp(bytes).replace(/\x1c$/, '')
+  const decoded = decodeIso2022jp(bytes)
+  const text = decoded.endsWith('\u001c') ? decoded.slice(0, -1) : decoded
   if (text.includes('\n')) fail('segments', 'a segment ends in LF; SS-MIX2 segments end in CR')
   if (!text.endsWith('\r')) fail('segments', 'the last segment does not end in CR')
   const segments = text.split('\r').filter((s) => s.length > 0)
