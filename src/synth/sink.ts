@@ -10,8 +10,6 @@ export class FileSink {
   readonly #root: string
   readonly #buffers = new Map<string, Buffer[]>()
   readonly #sizes = new Map<string, number>()
-  // Directories known to exist; forgotten when large (mkdir is idempotent), so memory stays bounded.
-  readonly #dirs = new Set<string>()
   readonly #appended = new Set<string>()
   #buffered = 0
   #written = 0
@@ -33,9 +31,16 @@ export class FileSink {
   }
 
   writeFile(relativePath: string, content: Uint8Array | string): void {
-    const path = this.#prepare(relativePath)
+    const path = join(this.#root, relativePath)
     const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content
-    writeFileSync(path, bytes)
+    // Most files land in a folder that exists already: try first, create the folder only when missing.
+    try {
+      writeFileSync(path, bytes)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+      mkdirSync(dirname(path), { recursive: true })
+      writeFileSync(path, bytes)
+    }
     this.#written += bytes.length
     this.#files++
   }
@@ -62,27 +67,22 @@ export class FileSink {
   #flush(relativePath: string): void {
     const list = this.#buffers.get(relativePath)
     if (!list || list.length === 0) return
-    const path = this.#prepare(relativePath)
+    const path = join(this.#root, relativePath)
     const bytes = Buffer.concat(list)
     if (!this.#appended.has(relativePath)) {
       this.#appended.add(relativePath)
       this.#files++
     }
-    appendFileSync(path, bytes)
+    try {
+      appendFileSync(path, bytes)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+      mkdirSync(dirname(path), { recursive: true })
+      appendFileSync(path, bytes)
+    }
     this.#written += bytes.length
     this.#buffered -= bytes.length
     this.#buffers.delete(relativePath)
     this.#sizes.delete(relativePath)
-  }
-
-  #prepare(relativePath: string): string {
-    const path = join(this.#root, relativePath)
-    const dir = dirname(path)
-    if (!this.#dirs.has(dir)) {
-      mkdirSync(dir, { recursive: true })
-      if (this.#dirs.size > 10_000) this.#dirs.clear()
-      this.#dirs.add(dir)
-    }
-    return path
   }
 }

@@ -85,9 +85,10 @@ export function registerSynthCommand(program: Command, define: Define): void {
           },
         })
         const seconds = (Date.now() - started) / 1000
-        out.result({ ...report, out: dir, seconds }, [
+        const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024)
+        out.result({ ...report, out: dir, seconds, peakRssMb }, [
           `Wrote ${report.persons} persons at ${report.hospitals.length} hospitals (${report.personHospitalPairs} patient records) to ${dir}`,
-          `  ${report.files} files, ${(report.bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(1)} s; formats ${report.formats.join(', ')}; names from ${report.names === 'shared' ? 'shared/data' : 'the built-in list'}`,
+          `  ${report.files} files, ${(report.bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(1)} s (peak memory ${peakRssMb} MB); formats ${report.formats.join(', ')}; names from ${report.names === 'shared' ? 'shared/data' : 'the built-in list'}`,
           `  ground truth in ${dir}/truth (persons.csv, canaries.txt, optouts.csv, notices.csv, adverse_events.csv, hospitals.csv)`,
         ])
         return 0

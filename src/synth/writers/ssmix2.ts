@@ -19,8 +19,16 @@ import type { FileSink } from '../sink.js'
 const compact = (iso: string) => iso.replaceAll('-', '')
 
 /** Characters the hospital's system cannot store in ISO-2022-JP are stored as 〓 (geta), as real systems do. */
+const encodable = new Map<string, boolean>()
+
 function jisSafe(text: string): string {
-  if (isIso2022jpEncodable(text)) return text
+  let ok = encodable.get(text)
+  if (ok === undefined) {
+    ok = isIso2022jpEncodable(text)
+    if (encodable.size > 50_000) encodable.clear()
+    encodable.set(text, ok)
+  }
+  if (ok) return text
   return [...text].map((c) => (isIso2022jpEncodable(c) ? c : '〓')).join('')
 }
 
