@@ -34,11 +34,29 @@ interface Run {
 function synth(persons: number, formats: string): Run {
   const out = mkdtempSync(join(tmpdir(), 'tk-bench-synth-'))
   try {
-    const json = execFileSync(process.execPath, [bin, 'synth', '--persons', String(persons), '--hospitals', '20', '--seed', 'bench', '--formats', formats, '--out', out, '--json'], {
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
+    const json = execFileSync(
+      process.execPath,
+      [
+        bin,
+        'synth',
+        '--persons',
+        String(persons),
+        '--hospitals',
+        '20',
+        '--seed',
+        'bench',
+        '--formats',
+        formats,
+        '--out',
+        out,
+        '--json',
+      ],
+      {
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
     return JSON.parse(json) as Run
   } finally {
     if (!values.keep) rmSync(out, { recursive: true, force: true })

@@ -257,3 +257,50 @@ describe.runIf(dialects().includes('postgres'))(
     })
   },
 )
+
+describe('tokumei synth', () => {
+  it('writes a small data set and its truth, and says so', async () => {
+    const cwd = fresh()
+    const run = await execCli(
+      [
+        'synth',
+        '--persons',
+        '30',
+        '--hospitals',
+        '2',
+        '--seed',
+        '7',
+        '--formats',
+        'fhir,uke',
+        '--out',
+        'out',
+        '--json',
+      ],
+      { cwd },
+    )
+    expect(run.code).toBe(0)
+    const report = JSON.parse(run.stdout)
+    expect(report).toMatchObject({ persons: 30, formats: ['uke', 'fhir'] })
+    expect(report.hospitals).toHaveLength(2)
+    expect(readFileSync(join(cwd, 'out', 'truth', 'persons.csv'), 'utf8').split('\n')[0]).toBe(
+      'person_id,institution_code,local_patient_id',
+    )
+    expect(existsSync(join(cwd, 'out', report.hospitals[0].code, 'fhir', 'Patient.ndjson'))).toBe(true)
+    expect(existsSync(join(cwd, 'out', report.hospitals[0].code, 'ssmix2'))).toBe(false)
+  })
+
+  it('refuses a non-empty directory, an unknown format and a bad count, each in one sentence', async () => {
+    const cwd = fresh()
+    expect((await execCli(['synth', '--persons', '5', '--out', '.'], { cwd })).code).toBe(0)
+    const again = await execCli(['synth', '--persons', '5', '--out', '.'], { cwd })
+    expect(again.code).toBe(2)
+    expect(again.stderr).toMatch(
+      /^tokumei: .* is not empty: choose an empty or new directory for the synthetic data\.\n$/,
+    )
+    const format = await execCli(['synth', '--formats', 'hl7,fhir', '--out', 'x'], { cwd })
+    expect(format.stderr).toBe('tokumei: --formats takes ssmix2, uke, fhir, dicom, notes (got "hl7,fhir").\n')
+    const count = await execCli(['synth', '--persons', 'lots', '--out', 'y'], { cwd })
+    expect(count.code).toBe(2)
+    expect(count.stderr).toBe('tokumei: --persons must be a whole number from 1 to 100000000 (got "lots").\n')
+  })
+})
