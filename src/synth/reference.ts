@@ -164,6 +164,11 @@ export const DISEASES: readonly Disease[] = [
   d('E22.0', '先端巨大症', '2530001', '20056815', 0.00008, true, { imaging: 'MR' }),
 ]
 
+/** The rare tail (under 1 in 1 000 at 70): unique descriptions anonymization must notice. */
+export const RARE_ICD10: ReadonlySet<string> = new Set(
+  DISEASES.filter((x) => x.prevalence70 < 0.001).map((x) => x.icd10),
+)
+
 export interface Drug {
   readonly key: string
   readonly name: string

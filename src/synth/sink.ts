@@ -33,14 +33,7 @@ export class FileSink {
   writeFile(relativePath: string, content: Uint8Array | string): void {
     const path = join(this.#root, relativePath)
     const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content
-    // Most files land in a folder that exists already: try first, create the folder only when missing.
-    try {
-      writeFileSync(path, bytes)
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
-      mkdirSync(dirname(path), { recursive: true })
-      writeFileSync(path, bytes)
-    }
+    inFolder(path, () => writeFileSync(path, bytes))
     this.#written += bytes.length
     this.#files++
   }
@@ -73,16 +66,21 @@ export class FileSink {
       this.#appended.add(relativePath)
       this.#files++
     }
-    try {
-      appendFileSync(path, bytes)
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
-      mkdirSync(dirname(path), { recursive: true })
-      appendFileSync(path, bytes)
-    }
+    inFolder(path, () => appendFileSync(path, bytes))
     this.#written += bytes.length
     this.#buffered -= bytes.length
     this.#buffers.delete(relativePath)
     this.#sizes.delete(relativePath)
+  }
+}
+
+/** Most files land in a folder that exists already: try first, create the folder only when missing. */
+function inFolder(path: string, write: () => void): void {
+  try {
+    write()
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    mkdirSync(dirname(path), { recursive: true })
+    write()
   }
 }

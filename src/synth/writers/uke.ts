@@ -1,6 +1,7 @@
 import Encoding from 'encoding-japanese'
 import { toWarekiDigits, toWarekiMonthDigits } from '../../formats/wareki.js'
 import type { Hospital, Person, PersonAtHospital } from '../population.js'
+import { RARE_ICD10 } from '../reference.js'
 import type { FileSink } from '../sink.js'
 
 /**
@@ -21,6 +22,11 @@ function nextMonth(yyyymm: string): string {
   const y = Number(yyyymm.slice(0, 4))
   const m = Number(yyyymm.slice(4, 6))
   return m === 12 ? `${y + 1}01` : `${y}${String(m + 1).padStart(2, '0')}`
+}
+
+/** A record padded with empty fields to its layout's length. */
+function record(fields: string[], length: number): string {
+  return [...fields, ...Array.from({ length: length - fields.length }, () => '')].join(',')
 }
 
 /** A record with day counts: the fixed fields, three empty comment pairs, then the 31 day columns. */
@@ -168,44 +174,22 @@ export class UkeWriter {
         points += 11
       }
     }
-    const ho = [
-      'HO',
-      id.insurerNumber,
-      id.insuredSymbol,
-      id.insuredNumber,
-      String(visitDays.size),
-      String(points),
-      '',
-      '',
-      '',
-      '',
-      '',
-      '',
-      '',
-      '',
-      '',
-    ]
-    lines.push(ho.join(','))
-    const rare = events
-      .flatMap((e) => e.diagnoses)
-      .find((d) => ['D86.9', 'M32.9', 'G70.0', 'G12.2', 'M35.2', 'I67.5', 'M31.4', 'E22.0'].includes(d.icd10))
-    if (rare)
+    lines.push(
+      record(
+        ['HO', id.insurerNumber, id.insuredSymbol, id.insuredNumber, String(visitDays.size), String(points)],
+        15,
+      ),
+    )
+    if (events.some((e) => e.diagnoses.some((d) => RARE_ICD10.has(d.icd10)))) {
+      // 公費 for a designated intractable disease (法別番号 54): payer number, recipient number.
+      const payer = `54${stay.hospital.code.slice(0, 2)}${stay.localId.slice(-4).padStart(4, '0')}`
       lines.push(
-        [
-          'KO',
-          `54${stay.hospital.code.slice(0, 2)}${stay.localId.slice(-4).padStart(4, '0')}`,
-          stay.localId.slice(-7).padStart(7, '0'),
-          '',
-          String(visitDays.size),
-          String(points),
-          '',
-          '',
-          '',
-          '',
-          '',
-          '',
-        ].join(','),
+        record(
+          ['KO', payer, stay.localId.slice(-7).padStart(7, '0'), '', String(visitDays.size), String(points)],
+          12,
+        ),
       )
+    }
     lines.push(...body)
     file.points += points
     this.#sink.append(path, cp932(`${lines.join('\r\n')}\r\n`))
