@@ -52,6 +52,7 @@ export class PGlitePool implements PostgresPool {
         release()
       },
     }
+    // The cursor overload of `query` is left out: streaming reads are not offered on the embedded database.
     return client as unknown as PostgresPoolClient
   }
 

@@ -58,8 +58,7 @@ function pid(stay: PersonAtHospital, withContacts: boolean): Hl7Segment {
       [id.surnameKana, id.givenKana, '', '', '', '', 'L', 'P'],
     ],
   }
-  const base: Hl7Segment = [
-    'PID',
+  const fields: Hl7Field[] = [
     '0001',
     '',
     [stay.localId, '', '', '', 'PI'],
@@ -69,15 +68,23 @@ function pid(stay: PersonAtHospital, withContacts: boolean): Hl7Segment {
     compact(id.birthDate),
     id.sex,
   ]
-  if (!withContacts) return base
-  return [
-    ...base,
-    '',
-    '',
-    ['', '', '', '', id.postal, 'JPN', 'H', jisSafe(id.address)],
-    '',
-    ['', 'PRN', 'PH', '', '', '', '', '', '', '', '', id.phone],
-  ] as unknown as Hl7Segment
+  if (withContacts) {
+    fields.push('', '', ['', '', '', '', id.postal, 'JPN', 'H', jisSafe(id.address)], '', [
+      '',
+      'PRN',
+      'PH',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      id.phone,
+    ])
+  }
+  return ['PID', ...fields]
 }
 
 function physician(event: ClinicalEvent, code: string): string[] {
@@ -211,7 +218,7 @@ export function writeSsmix2(sink: FileSink, seed: string, person: Person, stay: 
           compact(d.onset),
           d.name,
           d.main ? ['1', '主診断', 'JHSD0007'] : '',
-        ] as unknown as Hl7Segment,
+        ] satisfies Hl7Segment,
         ['ZPR', '', [d.medisCode, d.name, 'MDCDX2']] as Hl7Segment,
       ])
       put(
