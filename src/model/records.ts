@@ -40,6 +40,8 @@ export type ClinicalItem =
       readonly medisCode?: string
       readonly icd10?: string
       readonly receiptCode?: string
+      /** 修飾語コード of a claim diagnosis. */
+      readonly modifiers?: string
       readonly onset?: string
       readonly recorded?: string
       readonly main: boolean
@@ -57,6 +59,18 @@ export type ClinicalItem =
       readonly administered: boolean
       readonly injection: boolean
       readonly date?: string
+      /** Day of month → count, as claims record it. */
+      readonly perDay?: Readonly<Record<number, number>>
+    }
+  | {
+      /** A billed act (診療行為) or material (特定器材) from a claim. */
+      readonly kind: 'procedure'
+      readonly code: string
+      readonly category?: string
+      readonly points?: number
+      readonly count: number
+      readonly month?: string
+      readonly perDay?: Readonly<Record<number, number>>
     }
   | {
       readonly kind: 'lab'

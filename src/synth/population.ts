@@ -520,13 +520,25 @@ export function generatePerson(population: Population, index: number): Person {
       }
     }
     if (rng.chance(0.03)) {
+      // A chest X-ray for a suspected shadow: every claim carries a diagnosis, so this one does too.
       const department = hospital.departments[0] as { code: string; name: string }
+      const date = addDays(WINDOW_START, rng.int(0, 1800))
       events.push({
         kind: 'outpatient',
-        date: addDays(WINDOW_START, rng.int(0, 1800)),
+        date,
         department,
         physician: drawName(rng, names, 'M').surname,
-        diagnoses: [],
+        diagnoses: [
+          {
+            code: '20066012',
+            name: '肺野異常陰影',
+            icd10: 'R91',
+            receiptCode: '7938003',
+            medisCode: '20066012',
+            onset: date,
+            main: true,
+          },
+        ],
         prescriptions: [],
         labs: [],
         imaging: 'CR',
