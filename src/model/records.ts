@@ -84,6 +84,15 @@ export type ClinicalItem =
       readonly date?: string
     }
   | { readonly kind: 'allergy'; readonly name: string; readonly category?: string }
+  | {
+      /** A clinical document (discharge summary …): its text may name people, so it is stored encrypted. */
+      readonly kind: 'document'
+      readonly title: string
+      readonly date?: string
+      readonly contentType: string
+      /** The content, base64. */
+      readonly data: string
+    }
   | { readonly kind: 'order'; readonly code: string; readonly name: string; readonly date?: string }
 
 export interface SourceRecord {
