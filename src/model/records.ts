@@ -94,6 +94,19 @@ export type ClinicalItem =
       readonly data: string
     }
   | { readonly kind: 'order'; readonly code: string; readonly name: string; readonly date?: string }
+  | {
+      /** One DICOM instance's place in its study; the object itself is kept encrypted, not here. */
+      readonly kind: 'imaging'
+      /** Absent in some objects (a few of pydicom's test files have none). */
+      readonly studyUid?: string
+      readonly seriesUid?: string
+      readonly sopInstanceUid?: string
+      readonly sopClassUid?: string
+      readonly modality?: string
+      readonly date?: string
+      readonly bodyPart?: string
+      readonly burnedInAnnotation?: boolean
+    }
 
 export interface SourceRecord {
   /** Where it came from: a path below the submission root, never containing personal data we add. */
