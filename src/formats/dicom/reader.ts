@@ -1,6 +1,7 @@
 import dcmjs from 'dcmjs'
 import type { ClinicalItem, PatientIdentity, Sex, SourceRecord } from '../../model/index.js'
 import { TokumeiError } from '../../model/index.js'
+import { decodeIso2022jp } from '../ssmix2/storage.js'
 
 /**
  * DICOM Part 10 headers into the canonical model: the patient's identity (name in its alphabetic,
@@ -19,9 +20,21 @@ type Dataset = Record<string, unknown>
 // dcmjs logs warnings (VR fallbacks, character sets) to the console; tokumei reports through its errors.
 dcmjs.log.setLevel('error')
 
+// ISO 2022 escape sequences of the Japanese character sets (DICOM PS3.3 C.12.1.1.2, PS3.5 6.1.2.5.3).
+const JIS_ESCAPE = /\u001b(\$B|\$@|\(B|\(J|\(I|\$\(D)/
+
+/**
+ * dcmjs does not handle code extensions (`\ISO 2022 IR 87`): read leniently, it leaves the escape
+ * sequences and JIS bytes in the string, one byte a character. Those bytes are decoded here.
+ */
+function decodeJis(value: string): string {
+  if (!JIS_ESCAPE.test(value)) return value
+  return decodeIso2022jp(Buffer.from(value, 'latin1'))
+}
+
 const text = (v: unknown): string | undefined => {
   const first = Array.isArray(v) ? v[0] : v
-  return typeof first === 'string' && first.trim() !== '' ? first.trim() : undefined
+  return typeof first === 'string' && first.trim() !== '' ? decodeJis(first.trim()) : undefined
 }
 
 function isoDate(v: unknown): string | undefined {
@@ -61,10 +74,20 @@ export function readDicomHeader(file: string, bytes: Uint8Array): DicomRecord {
   let meta: Dataset
   try {
     const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
-    const dict = dcmjs.data.DicomMessage.readFile(buffer, {
-      untilTag: '7FE00010',
-      includeUntilTagValue: false,
-    })
+    const read = (lenient: boolean) =>
+      dcmjs.data.DicomMessage.readFile(buffer, {
+        untilTag: '7FE00010',
+        includeUntilTagValue: false,
+        ignoreErrors: lenient,
+      })
+    let dict: ReturnType<typeof read>
+    try {
+      dict = read(false)
+    } catch (error) {
+      // Only the character-set refusal is retried leniently; JIS text is then decoded by `text()`.
+      if (!(error instanceof Error && /character set/i.test(error.message))) throw error
+      dict = read(true)
+    }
     dataset = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict)
     meta = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.meta)
   } catch (error) {
