@@ -1,27 +1,12 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { sharedData, useSyntheticData } from '../../../test/support/files.js'
 import { isTokumeiError } from '../../model/index.js'
-import { generateSyntheticData } from '../../synth/index.js'
-import { defaultSharedDataDir } from '../../synth/names.js'
 import { readDicomHeader } from './index.js'
 
-const DATA = join(
-  import.meta.dirname,
-  '..',
-  '..',
-  '..',
-  '..',
-  'shared',
-  'data',
-  'dicom',
-  'pydicom_pydicom',
-  'src',
-  'pydicom',
-  'data',
-)
+const DATA = sharedData('dicom', 'pydicom_pydicom', 'src', 'pydicom', 'data')
 
 describe.runIf(existsSync(DATA))('DICOM reader on the pydicom test files', () => {
   const read = (sub: string, f: string) => readDicomHeader(f, readFileSync(join(DATA, sub, f)))
@@ -99,21 +84,14 @@ describe.runIf(existsSync(DATA))('DICOM reader on the pydicom test files', () =>
 })
 
 describe('DICOM reader on the synthetic studies (round trip with the writer)', () => {
-  const dirs: string[] = []
-  afterAll(() => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true })
-  })
+  const generate = useSyntheticData()
 
   it('reads the identity (kanji and kana names) and the study of every synthetic file', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'tk-dicom-rt-'))
-    dirs.push(out)
-    const report = await generateSyntheticData({
+    const { dir: out, report } = await generate({
       persons: 120,
       hospitals: 2,
       seed: 'dicom',
-      out,
-      formats: new Set(['dicom']),
-      sharedDataDir: defaultSharedDataDir(process.env),
+      formats: ['dicom'],
     })
     const walk = (dir: string): string[] =>
       readdirSync(dir).flatMap((f) =>

@@ -21,14 +21,14 @@ type Dataset = Record<string, unknown>
 dcmjs.log.setLevel('error')
 
 // ISO 2022 escape sequences of the Japanese character sets (DICOM PS3.3 C.12.1.1.2, PS3.5 6.1.2.5.3).
-const JIS_ESCAPE = /\u001b(\$B|\$@|\(B|\(J|\(I|\$\(D)/
+const JIS_ESCAPES = ['\u001b$B', '\u001b$@', '\u001b(B', '\u001b(J', '\u001b(I', '\u001b$(D']
 
 /**
  * dcmjs does not handle code extensions (`\ISO 2022 IR 87`): read leniently, it leaves the escape
  * sequences and JIS bytes in the string, one byte a character. Those bytes are decoded here.
  */
 function decodeJis(value: string): string {
-  if (!JIS_ESCAPE.test(value)) return value
+  if (!JIS_ESCAPES.some((sequence) => value.includes(sequence))) return value
   return decodeIso2022jp(Buffer.from(value, 'latin1'))
 }
 

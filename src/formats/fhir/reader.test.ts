@@ -1,14 +1,12 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { sharedData, useSyntheticData } from '../../../test/support/files.js'
 import { isTokumeiError } from '../../model/index.js'
-import { generateSyntheticData } from '../../synth/index.js'
-import { defaultSharedDataDir } from '../../synth/names.js'
 import { mapFhirResource, readFhirBundle, readFhirNdjson } from './index.js'
 
-const FHIR = join(import.meta.dirname, '..', '..', '..', '..', 'shared', 'data', 'fhir')
+const FHIR = sharedData('fhir')
 const JP = join(FHIR, 'jp-core-r4-1.1.1-snap_examples')
 const BULK = join(FHIR, 'smart-on-fhir_sample-bulk-fhir-datasets', '10-patients')
 const example = (name: string) => JSON.parse(readFileSync(join(JP, `${name}.json`), 'utf8'))
@@ -131,21 +129,14 @@ describe('FHIR reader on bad input', () => {
 })
 
 describe('FHIR reader on the synthetic NDJSON (round trip with the writer)', () => {
-  const dirs: string[] = []
-  afterAll(() => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true })
-  })
+  const generate = useSyntheticData()
 
   it('reads every resource; every item belongs to a patient of the same file set', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'tk-fhir-rt-'))
-    dirs.push(out)
-    const report = await generateSyntheticData({
+    const { dir: out, report } = await generate({
       persons: 50,
       hospitals: 2,
       seed: 'fhir',
-      out,
-      formats: new Set(['fhir']),
-      sharedDataDir: defaultSharedDataDir(process.env),
+      formats: ['fhir'],
     })
     for (const h of report.hospitals) {
       const dir = join(out, h.code, 'fhir')

@@ -33,7 +33,7 @@ export class Hl7ParseError extends TokumeiError {
   }
 }
 
-function unescape(text: string, d: Hl7Delimiters): string {
+function unescapeHl7(text: string, d: Hl7Delimiters): string {
   if (!text.includes(d.escape)) return text
   const e = d.escape
   let out = ''
@@ -83,7 +83,7 @@ function splitField(raw: string, d: Hl7Delimiters): Hl7ParsedField {
   return raw
     .split(d.repetition)
     .map((rep) =>
-      rep.split(d.component).map((comp) => comp.split(d.subcomponent).map((sub) => unescape(sub, d))),
+      rep.split(d.component).map((comp) => comp.split(d.subcomponent).map((sub) => unescapeHl7(sub, d))),
     )
 }
 

@@ -1,27 +1,10 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { listFiles as files, sharedData } from '../../../test/support/files.js'
 import { checkStorageFile } from './index.js'
 
-const SAMPLES = join(
-  import.meta.dirname,
-  '..',
-  '..',
-  '..',
-  '..',
-  'shared',
-  'data',
-  'ssmix2',
-  'nhoHQ_SSMIX2DataTestingTool',
-  'sampleData',
-)
-
-function files(root: string, dir = root): string[] {
-  return readdirSync(dir).flatMap((f) => {
-    const p = join(dir, f)
-    return statSync(p).isDirectory() ? files(root, p) : [relative(root, p)]
-  })
-}
+const SAMPLES = sharedData('ssmix2', 'nhoHQ_SSMIX2DataTestingTool', 'sampleData')
 
 // The guideline samples live in shared/data beside the repository (always there in CI).
 describe.runIf(existsSync(SAMPLES))('SS-MIX2 structure check', () => {

@@ -1,35 +1,15 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, relative } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import fc from 'fast-check'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { listFiles as files, sharedData, useSyntheticData } from '../../../test/support/files.js'
 import { isTokumeiError } from '../../model/index.js'
-import { generateSyntheticData } from '../../synth/index.js'
-import { defaultSharedDataDir } from '../../synth/names.js'
 import { formatHl7Message } from '../hl7v2/index.js'
 import { parseHl7 } from '../hl7v2/parser.js'
 import { encodeIso2022jp, readSsmix2Message } from './index.js'
 
-const SAMPLES = join(
-  import.meta.dirname,
-  '..',
-  '..',
-  '..',
-  '..',
-  'shared',
-  'data',
-  'ssmix2',
-  'nhoHQ_SSMIX2DataTestingTool',
-  'sampleData',
-)
+const SAMPLES = sharedData('ssmix2', 'nhoHQ_SSMIX2DataTestingTool', 'sampleData')
 const GOOD = '999/901/9999013'
-
-function files(root: string, dir = root): string[] {
-  return readdirSync(dir).flatMap((f) => {
-    const p = join(dir, f)
-    return statSync(p).isDirectory() ? files(root, p) : [relative(root, p)]
-  })
-}
 
 const sample = (type: string) => {
   const file = files(SAMPLES).find((f) => f.startsWith(GOOD) && f.split('/')[4] === type) as string
@@ -174,21 +154,14 @@ describe.runIf(existsSync(SAMPLES))('SS-MIX2 reader on the guideline samples', (
 })
 
 describe('SS-MIX2 reader on the synthetic storage (round trip with the writer)', () => {
-  const dirs: string[] = []
-  afterAll(() => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true })
-  })
+  const generate = useSyntheticData()
 
   it('reads back every message: identity as recorded, and every item the writer wrote', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'tk-ssmix-rt-'))
-    dirs.push(out)
-    const report = await generateSyntheticData({
+    const { dir: out, report } = await generate({
       persons: 60,
       hospitals: 3,
       seed: 'reader',
-      out,
-      formats: new Set(['ssmix2']),
-      sharedDataDir: defaultSharedDataDir(process.env),
+      formats: ['ssmix2'],
     })
     const truth = new Map(
       readFileSync(join(out, 'truth/persons.csv'), 'utf8')

@@ -200,15 +200,8 @@ export function readSsmix2Message(relativePath: string, bytes: Uint8Array): Ssmi
         )
         break
       }
+      // AL1 (in ADT-00) and IAM (ADT-61) place allergen and category in the same fields.
       case 'AL1':
-        items.push(
-          optional({
-            kind: 'allergy',
-            name: hl7Value(segment, 3, 2),
-            category: hl7Value(segment, 2, 2),
-          }) as ClinicalItem,
-        )
-        break
       case 'IAM':
         items.push(
           optional({

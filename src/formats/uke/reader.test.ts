@@ -1,26 +1,11 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import fc from 'fast-check'
-import { afterAll, describe, expect, it } from 'vitest'
-import { generateSyntheticData } from '../../synth/index.js'
-import { defaultSharedDataDir } from '../../synth/names.js'
+import { describe, expect, it } from 'vitest'
+import { sharedData, useSyntheticData } from '../../../test/support/files.js'
 import { readUke, readUkeBytes } from './index.js'
 
-const DIR = join(
-  import.meta.dirname,
-  '..',
-  '..',
-  '..',
-  '..',
-  'shared',
-  'data',
-  'uke',
-  'yokenzan_receiptisan',
-  'spec',
-  'resource',
-  'input',
-)
+const DIR = sharedData('uke', 'yokenzan_receiptisan', 'spec', 'resource', 'input')
 
 describe.runIf(existsSync(DIR))('.UKE reader on the public sample', () => {
   const file = readUkeBytes(readFileSync(join(DIR, 'RECEIPTC_GAIRAI_SAMPLE.UKE')))
@@ -127,22 +112,10 @@ describe('.UKE reader on bad input', () => {
 })
 
 describe('.UKE reader on the synthetic claims (round trip with the writer)', () => {
-  const dirs: string[] = []
-  afterAll(() => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true })
-  })
+  const generate = useSyntheticData()
 
   it('reads every receipt of every monthly file, 和暦 and 西暦 alike', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'tk-uke-rt-'))
-    dirs.push(out)
-    await generateSyntheticData({
-      persons: 80,
-      hospitals: 3,
-      seed: 'uke',
-      out,
-      formats: new Set(['uke']),
-      sharedDataDir: defaultSharedDataDir(process.env),
-    })
+    const { dir: out } = await generate({ persons: 80, hospitals: 3, seed: 'uke', formats: ['uke'] })
     const locals = new Set(
       readFileSync(join(out, 'truth/persons.csv'), 'utf8')
         .trim()
