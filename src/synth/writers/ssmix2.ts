@@ -50,6 +50,9 @@ function msh(type: string, timestamp: string, control: string): Hl7Segment {
   return ['MSH', ...fields, '', '', '', '', '', characterSet, '', 'ISO2022-1994', SSMIX2_PROFILE.split('^')]
 }
 
+/** XTN with the number in component 12 (unformatted telephone), as the SS-MIX2 samples write it. */
+const phoneField = (phone: string): string[] => ['', 'PRN', 'PH', ...Array<string>(8).fill(''), phone]
+
 function pid(stay: PersonAtHospital, withContacts: boolean): Hl7Segment {
   const id = stay.identity
   const name = {
@@ -69,20 +72,13 @@ function pid(stay: PersonAtHospital, withContacts: boolean): Hl7Segment {
     id.sex,
   ]
   if (withContacts) {
-    fields.push('', '', ['', '', '', '', id.postal, 'JPN', 'H', jisSafe(id.address)], '', [
-      '',
-      'PRN',
-      'PH',
+    fields.push(
       '',
       '',
+      ['', '', '', '', id.postal, 'JPN', 'H', jisSafe(id.address)],
       '',
-      '',
-      '',
-      '',
-      '',
-      '',
-      id.phone,
-    ])
+      phoneField(id.phone),
+    )
   }
   return ['PID', ...fields]
 }
@@ -122,7 +118,7 @@ export function writeSsmix2(sink: FileSink, seed: string, person: Person, stay: 
       },
       ['', jisSafe(person.relative.relation), 'HL70063'],
       '',
-      ['', 'PRN', 'PH', '', '', '', '', '', '', '', '', id.phone],
+      phoneField(id.phone),
     ],
     ['PV1', '0001', 'O'],
     ['IN1', '1', ['', '', 'JHSD0001'], id.insurerNumber, '', '', '', '', '', '', '', '', ''],
