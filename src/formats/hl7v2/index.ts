@@ -10,4 +10,11 @@ export {
   hl7Value,
   parseHl7,
 } from './parser.js'
-export { escapeHl7, formatHl7Message, type Hl7Component, type Hl7Field, type Hl7Segment } from './writer.js'
+export {
+  escapeHl7,
+  formatHl7Message,
+  type Hl7Component,
+  type Hl7Field,
+  type Hl7Segment,
+  segmentAt,
+} from './writer.js'

@@ -57,3 +57,9 @@ export function formatHl7Message(segments: readonly Hl7Segment[]): string {
     .map((line) => `${line}\r`)
     .join('')
 }
+
+/** A segment from the fields it has, by position (1-based); the positions between stay empty. */
+export function segmentAt(name: string, fields: Readonly<Record<number, Hl7Field>>): Hl7Segment {
+  const last = Math.max(0, ...Object.keys(fields).map(Number))
+  return [name, ...Array.from({ length: last }, (_, i) => fields[i + 1] ?? '')]
+}

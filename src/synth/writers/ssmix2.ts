@@ -1,4 +1,4 @@
-import { formatHl7Message, type Hl7Field, type Hl7Segment } from '../../formats/hl7v2/index.js'
+import { formatHl7Message, type Hl7Field, type Hl7Segment, segmentAt } from '../../formats/hl7v2/index.js'
 import {
   encodeIso2022jp,
   isIso2022jpEncodable,
@@ -309,42 +309,16 @@ export function writeSsmix2(sink: FileSink, seed: string, person: Person, stay: 
         [
           pid(stay, false),
           pv1,
-          [
-            'SPM',
-            '1',
-            specimen,
-            '',
-            ['023', '血清', 'JC10'],
-            '',
-            '',
-            '',
-            '',
-            '',
-            '',
-            '',
-            '',
-            '',
-            '',
-            '',
-            '',
-            `${date}0930`,
-          ],
+          segmentAt('SPM', { 1: '1', 2: specimen, 4: ['023', '血清', 'JC10'], 17: `${date}0930` }),
           ['OBR', '1', orderNo, specimen, ['E001', '検体検査', '99O03'], '', '', date, date],
-          [
-            'ORC',
-            'SC',
-            orderNo,
-            specimen,
-            '',
-            'CM',
-            '',
-            '',
-            '',
-            `${date}1200`,
-            '',
-            '',
-            physician(event, '110'),
-          ],
+          segmentAt('ORC', {
+            1: 'SC',
+            2: orderNo,
+            3: specimen,
+            5: 'CM',
+            9: `${date}1200`,
+            12: physician(event, '110'),
+          }),
           ...event.labs.map(
             (lab, i): Hl7Segment => [
               'OBX',

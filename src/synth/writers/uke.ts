@@ -149,16 +149,7 @@ export class UkeWriter {
         points += drugPoints * p.days
         if (kind === '33') {
           body.push(
-            [
-              ...['TO', kind, '1', '710010000', '1', '10', '1', '005', '100', '', '注射器'],
-              '',
-              '',
-              '',
-              '',
-              '',
-              '',
-              ...Array.from({ length: DAYS }, (_, i) => (i + 1 === day ? '1' : '')),
-            ].join(','),
+            withDays(['TO', kind, '1', '710010000', '1', '10', '1', '005', '100', '', '注射器'], day, 1),
           )
           points += 10
         }
