@@ -6,9 +6,12 @@ import { TOKUMEI_VERSION } from '../version.js'
 import { registerAuditCommands } from './commands/audit.js'
 import { registerConfigCommands } from './commands/config.js'
 import { registerInitCommands } from './commands/init.js'
+import { registerInstitutionCommands } from './commands/institution.js'
 import { registerJobCommands } from './commands/jobs.js'
 import { registerKeyCommands } from './commands/keys.js'
+import { registerOptOutCommands } from './commands/optout.js'
 import { registerServeCommand } from './commands/serve.js'
+import { registerSubmitCommands } from './commands/submit.js'
 import { registerSynthCommand } from './commands/synth.js'
 import { type CliIo, Output, processIo } from './io.js'
 
@@ -99,6 +102,9 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   registerAuditCommands(program, define)
   registerConfigCommands(program, define)
   registerSynthCommand(program, define)
+  registerInstitutionCommands(program, define)
+  registerSubmitCommands(program, define)
+  registerOptOutCommands(program, define)
   for (const command of program.commands) inheritSettings(command, io)
 
   try {

@@ -4,6 +4,7 @@
 export {
   type Config,
   describeConfig,
+  type IntakeSettings,
   type LoadConfigOptions,
   type LogLevel,
   loadConfig,

@@ -22,10 +22,19 @@ export interface Config {
   readonly log: { readonly level: LogLevel }
   readonly jobs: { readonly pollMs: number; readonly leaseSeconds: number; readonly maxAttempts: number }
   readonly audit: { readonly checkpointSeconds: number }
+  readonly intake: IntakeSettings
   /** The YAML file that was read, if any. */
   readonly configFile: string | undefined
   /** Where each setting's value came from, by dotted path. */
   readonly sources: Readonly<Record<string, SettingSource>>
+}
+
+export interface IntakeSettings {
+  readonly noticeDays: number
+  readonly receiptRetentionYears: number
+  readonly maxFileBytes: number
+  readonly maxFieldChars: number
+  readonly batchItems: number
 }
 
 export interface LoadConfigOptions {
@@ -111,6 +120,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       maxAttempts: get<number>('jobs.maxAttempts') ?? 5,
     }),
     audit: Object.freeze({ checkpointSeconds: get<number>('audit.checkpointSeconds') ?? 60 }),
+    intake: Object.freeze({
+      noticeDays: get<number>('intake.noticeDays') ?? 30,
+      receiptRetentionYears: get<number>('intake.receiptRetentionYears') ?? 3,
+      maxFileBytes: get<number>('intake.maxFileBytes') ?? 256 * 1024 ** 2,
+      maxFieldChars: get<number>('intake.maxFieldChars') ?? 4096,
+      batchItems: get<number>('intake.batchItems') ?? 2000,
+    }),
     configFile: fromFile ? file : undefined,
     sources: Object.freeze(sources),
   })

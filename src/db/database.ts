@@ -30,6 +30,9 @@ export interface OpenDatabaseOptions {
 
 const INT8_OID = 20
 const INT8_ARRAY_OID = 1016
+/** `date` stays the ISO string it is in SQL: a JS Date would move it by the process's time zone. */
+const DATE_OID = 1082
+const identityText = (value: string) => value
 
 /** Opens the store and checks that it answers. Throws a TokumeiError (`db.unavailable`) otherwise. */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<TokumeiDatabase> {
@@ -45,6 +48,7 @@ async function openServer(url: string, poolSize: number): Promise<TokumeiDatabas
   const types = {
     getTypeParser(oid: number, format?: 'text' | 'binary') {
       if (oid === INT8_OID) return (value: string) => Number(value)
+      if (oid === DATE_OID) return identityText
       if (oid === INT8_ARRAY_OID) {
         const parseArray = pg.types.getTypeParser(INT8_ARRAY_OID as never, 'text') as (v: string) => string[]
         return (value: string) => parseArray(value).map(Number)
@@ -89,7 +93,7 @@ async function openEmbedded(dir: string, create: boolean): Promise<TokumeiDataba
   }
   let pglite: PGlite
   try {
-    pglite = await PGlite.create(inMemory ? undefined : dir)
+    pglite = await PGlite.create(inMemory ? undefined : dir, { parsers: { [DATE_OID]: identityText } })
   } catch (error) {
     unlock()
     throw new TokumeiError(

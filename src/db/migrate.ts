@@ -2,10 +2,12 @@ import { type Migration, type MigrationResultSet, Migrator, sql } from 'kysely'
 import { TokumeiError } from '../model/index.js'
 import type { TokumeiDatabase } from './database.js'
 import * as m0001 from './migrations/0001-foundation.js'
+import * as m0002 from './migrations/0002-intake.js'
 
 /** Every migration, in order. Names are permanent: a released migration is never edited, only followed. */
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-foundation': m0001,
+  '0002-intake': m0002,
 }
 
 export const LATEST_MIGRATION = Object.keys(MIGRATIONS).at(-1) ?? ''

@@ -16,6 +16,8 @@ interface SchemaGrant {
   readonly tables: readonly TablePrivilege[]
   /** Names of functions in the schema the zone may call. */
   readonly functions?: readonly string[]
+  /** Single tables granted by name (not through default privileges), e.g. the gateway's key lookup. */
+  readonly named?: Readonly<Record<string, readonly TablePrivilege[]>>
 }
 
 const AUDIT_WRITE = [
@@ -33,7 +35,16 @@ export const ZONE_GRANTS: Readonly<Record<Zone, readonly SchemaGrant[]>> = {
     { schema: 'jobs', tables: ['SELECT', 'INSERT'] },
     { schema: 'keyring', tables: ['SELECT'] },
     { schema: 'audit', tables: [], functions: AUDIT_WRITE },
-    { schema: 'governance', tables: [] },
+    // Institutions and their keys (to authenticate uploads) and the holdings an institution may see.
+    {
+      schema: 'governance',
+      tables: [],
+      named: {
+        'governance.institution': ['SELECT'],
+        'governance.institution_key': ['SELECT'],
+        'governance.holding': ['SELECT'],
+      },
+    },
   ],
   // Core: everything but accounts (revoked below).
   core: [
@@ -129,6 +140,12 @@ export async function applyZoneGrants(db: TokumeiDatabase, prefix: string): Prom
               trx,
             )
           }
+        }
+        for (const [table, privileges] of Object.entries(grant.named ?? {})) {
+          // A table that a later migration creates is granted when `migrate` re-applies the grants.
+          const exists = await sql<{ t: string | null }>`select to_regclass(${table})::text as t`.execute(trx)
+          if (exists.rows[0]?.t)
+            await sql`grant ${sql.raw(privileges.join(', '))} on ${ident(table)} to ${r}`.execute(trx)
         }
         for (const fn of grant.functions ?? []) {
           await sql`grant execute on function ${sql.raw(fn)} to ${r}`.execute(trx)

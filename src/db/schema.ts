@@ -77,10 +77,154 @@ export interface AccountTable {
   disabled_at: Date | null
 }
 
+/** governance.institution — a hospital, clinic or pharmacy that provides data (医療情報取扱事業者). */
+export interface InstitutionTable {
+  id: Generated<number>
+  code: string
+  name: string
+  notice_start: ColumnType<string, string, string>
+  created_at: Timestamp
+}
+
+/** governance.institution_key — API keys of the gateway; only the SHA-256 of the secret is kept. */
+export interface InstitutionKeyTable {
+  id: Generated<number>
+  institution_id: number
+  key_id: string
+  secret_sha256: Bytes
+  created_at: Timestamp
+  revoked_at: Date | null
+}
+
+/** governance.holding — the holdings catalogue (保有状況), refreshed by the core after each change. */
+export interface HoldingTable {
+  institution_id: number
+  category: string
+  patients: number
+  records: number
+  first_date: ColumnType<string | null, string | null, string | null>
+  last_date: ColumnType<string | null, string | null, string | null>
+  updated_at: Timestamp
+}
+
+export type SubmissionStatus = 'receiving' | 'received' | 'processing' | 'processed' | 'duplicate'
+export type DeclaredFormat = 'auto' | 'ssmix2' | 'uke' | 'fhir' | 'dicom'
+export type ItemFormat = Exclude<DeclaredFormat, 'auto'>
+
+export interface SubmissionTable {
+  id: Generated<number>
+  institution_id: number
+  status: ColumnType<SubmissionStatus, SubmissionStatus | undefined, SubmissionStatus>
+  declared_format: DeclaredFormat
+  channel: 'api' | 'cli'
+  submitted_by: string
+  files: ColumnType<number, number | undefined, number>
+  content_sha256: Bytes | null
+  duplicate_of: number | null
+  counts: ColumnType<Record<string, number>, string | undefined, string>
+  created_at: Timestamp
+  received_at: Date | null
+  processed_at: Date | null
+}
+
+export interface SpoolItemTable {
+  submission_id: number
+  seq: number
+  format: ItemFormat
+  category: string
+  path_hash: Bytes
+  path_enc: Bytes
+  display_path: string
+  size: number
+  sha256: Bytes
+  payload: Bytes | null
+  status: ColumnType<'pending' | 'done' | 'duplicate', 'pending' | 'done' | 'duplicate' | undefined>
+}
+
+export interface ItemDigestTable {
+  institution_id: number
+  sha256: Bytes
+  submission_id: number
+}
+
+export interface ReceiptTable {
+  submission_id: number
+  institution_id: number
+  received_at: Timestamp
+  body: Json<Record<string, unknown>>
+  content_sha256: Bytes
+  retain_until: ColumnType<string, string, string>
+  key_id: string
+  signature: Bytes
+}
+
+export interface QuarantineTable {
+  id: Generated<number>
+  submission_id: number
+  item_seq: number | null
+  display_path: string
+  position: Json<Record<string, string | number>>
+  code: string
+  reason: string
+  created_at: Timestamp
+}
+
+export interface HeldRecordTable {
+  id: Generated<number>
+  submission_id: number
+  institution_id: number
+  item_seq: number
+  local_hash: Bytes
+  hold_until: ColumnType<string, string, string>
+  record_enc: Bytes
+  created_at: Timestamp
+}
+
+export interface VaultPatientTable {
+  patient_ref: Generated<number>
+  institution_id: number
+  local_hash: Bytes
+  identity_enc: Bytes
+  first_seen: ColumnType<string | null, string | null, string | null>
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface OptOutTable {
+  id: Generated<number>
+  institution_id: number
+  local_hash: Bytes
+  registered_at: Timestamp
+  registered_by: string
+  channel: 'cli' | 'api'
+  deleted_patients: ColumnType<number, number | undefined, number>
+  deleted_records: ColumnType<number, number | undefined, number>
+}
+
+export interface ClinicalPatientTable {
+  patient_ref: number
+  institution_id: number
+  birth_date: ColumnType<string | null, string | null, string | null>
+  sex: string | null
+  updated_at: Timestamp
+}
+
 export interface Schema {
   'keyring.data_key': DataKeyTable
   'audit.event': AuditEventTable
   'audit.checkpoint': AuditCheckpointTable
   'jobs.job': JobTable
   'governance.account': AccountTable
+  'governance.institution': InstitutionTable
+  'governance.institution_key': InstitutionKeyTable
+  'governance.holding': HoldingTable
+  'intake.submission': SubmissionTable
+  'intake.spool_item': SpoolItemTable
+  'intake.item_digest': ItemDigestTable
+  'intake.receipt': ReceiptTable
+  'intake.quarantine': QuarantineTable
+  'intake.held_record': HeldRecordTable
+  'identity.patient': VaultPatientTable
+  'identity.optout': OptOutTable
+  'clinical.patient': ClinicalPatientTable
 }

@@ -1,12 +1,70 @@
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { ObjectStore } from '../clinical/index.js'
+import {
+  type CoreIntakeContext,
+  processSubmission,
+  type ReceiveContext,
+  releaseHeldRecords,
+} from '../intake/index.js'
 import { type JobHandler, type PeriodicTask, Worker, type WorkerEvents } from '../jobs/index.js'
 import { TokumeiError } from '../model/index.js'
 import { writeCheckpoint } from '../security/index.js'
 import type { Runtime } from './runtime.js'
 
+/** What the core's intake needs from the runtime. */
+export function coreIntakeContext(runtime: Runtime): CoreIntakeContext {
+  return {
+    db: runtime.db.kysely,
+    keyring: runtime.keyring,
+    settings: runtime.config.intake,
+    objects: new ObjectStore(join(runtime.config.dataDir, 'objects'), runtime.keyring),
+    audit: (event) => runtime.audit(event),
+  }
+}
+
+/** What the gateway's intake needs from the runtime; `actor` names who submits. */
+export function receiveContext(runtime: Runtime, actor: string = runtime.actor): ReceiveContext {
+  return {
+    db: runtime.db.kysely,
+    keyring: runtime.keyring,
+    settings: runtime.config.intake,
+    actor,
+    maxAttempts: runtime.config.jobs.maxAttempts,
+  }
+}
+
 /** The job kinds this build of tokumei runs. Later modules add theirs here. */
 export function builtinHandlers(runtime: Runtime): Map<string, JobHandler> {
   return new Map<string, JobHandler>([
+    [
+      'intake.process',
+      async (job, context) => {
+        const submission = Number(job.payload.submission)
+        if (!Number.isSafeInteger(submission) || submission <= 0) {
+          throw new TokumeiError('intake.process needs payload {"submission": <id>}.', {
+            code: 'jobs.bad_payload',
+            kind: 'invalid',
+          })
+        }
+        const counts = await processSubmission(coreIntakeContext(runtime), submission, {
+          signal: context.signal,
+        })
+        if (context.signal.aborted)
+          throw new TokumeiError('Stopped before the submission was finished; it resumes where it stopped.', {
+            code: 'jobs.interrupted',
+            kind: 'unavailable',
+          })
+        return { ...counts }
+      },
+    ],
+    [
+      'intake.release-held',
+      async () => {
+        const result = await releaseHeldRecords(coreIntakeContext(runtime))
+        return { ...result }
+      },
+    ],
     [
       'audit.checkpoint',
       async () => {
@@ -39,6 +97,15 @@ export function builtinHandlers(runtime: Runtime): Map<string, JobHandler> {
  */
 export function createWorker(runtime: Runtime, events?: WorkerEvents): Worker {
   const periodic: PeriodicTask[] = [
+    {
+      // Records held for their notice period are ingested once it has passed.
+      name: 'intake.release-held',
+      everyMs: 60 * 60 * 1000,
+      alsoOnStop: false,
+      run: async () => {
+        await releaseHeldRecords(coreIntakeContext(runtime))
+      },
+    },
     {
       name: 'audit.checkpoint',
       everyMs: runtime.config.audit.checkpointSeconds * 1000,

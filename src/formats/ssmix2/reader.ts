@@ -60,7 +60,19 @@ function identityFrom(
   })
 }
 
-export function readSsmix2Message(relativePath: string, bytes: Uint8Array): Ssmix2Record {
+export interface ReadSsmix2Options {
+  /**
+   * Also require what intake requires: segments in the order of the data type (storage.ts), and PID-3
+   * naming the patient of the file name. Off by default: the guideline's samples break the second.
+   */
+  readonly strict?: boolean
+}
+
+export function readSsmix2Message(
+  relativePath: string,
+  bytes: Uint8Array,
+  options: ReadSsmix2Options = {},
+): Ssmix2Record {
   const fileName = relativePath.split('/').at(-1) ?? relativePath
   const file = parseStorageFileName(fileName)
   if (!file) {
@@ -93,6 +105,22 @@ export function readSsmix2Message(relativePath: string, bytes: Uint8Array): Ssmi
   if (!DATA_TYPES[type])
     throw new Ssmix2ReadError(`${relativePath}: unknown data type ${type}.`, { file: relativePath })
   const find = (name: string) => segments.find((s) => s.name === name)
+  if (options.strict) {
+    const order = segments.map((s) => `${s.name} `).join('')
+    if (!DATA_TYPES[type].segments.test(order)) {
+      throw new Ssmix2ReadError(
+        `${relativePath}: the segments (${order.trim()}) are not in the order an ${type} message has.`,
+        { file: relativePath, segment: segments.map((s) => s.name).join(' ') },
+      )
+    }
+    if (hl7Value(find('PID'), 3) !== file.patientId) {
+      throw new Ssmix2ReadError(`${relativePath}: PID-3 does not name the patient of the file name.`, {
+        file: relativePath,
+        segment: 'PID',
+        field: 3,
+      })
+    }
+  }
   const identity = identityFrom(find('PID'), find('IN1'), file.patientId)
   const date = file.date !== '-' ? isoDate(file.date) : undefined
   const items: ClinicalItem[] = []

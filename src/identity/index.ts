@@ -1,0 +1,14 @@
+// The identity vault: personal data per patient per institution, encrypted, with the hospital's
+// patient ID only as a keyed hash; refusals (提供停止) as tombstones. Only the core zone reads it, and
+// nothing here ever writes a clear-text name to a log, an error or another schema.
+export {
+  deleteVaultPatient,
+  findOptOuts,
+  findVaultPatients,
+  hex,
+  type IdentityWrite,
+  localPatientHash,
+  mergeIdentity,
+  storeIdentities,
+  type VaultPatient,
+} from './vault.js'

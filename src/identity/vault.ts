@@ -1,0 +1,136 @@
+import { type Kysely, sql } from 'kysely'
+import type { Schema } from '../db/index.js'
+import type { PatientIdentity } from '../model/index.js'
+import type { Keyring } from '../security/index.js'
+
+/**
+ * The identity vault: one row per patient per institution, the personal data encrypted with the
+ * identity key and bound to its row, the hospital's patient ID present only as a keyed hash.
+ */
+type Db = Kysely<Schema>
+
+export interface VaultPatient {
+  readonly patientRef: number
+  readonly identity: PatientIdentity
+  readonly firstSeen: string | null
+}
+
+/**
+ * The keyed hash of a hospital patient ID. The ID is NFKC-normalised and trimmed first, so that a
+ * full-width ID from one system and a half-width one from another are the same patient.
+ */
+export function localPatientHash(keyring: Keyring, institutionCode: string, localId: string): Buffer {
+  return keyring.keyedHash('local-patient-id', `${institutionCode}\u0000${localId.normalize('NFKC').trim()}`)
+}
+
+const cipherContext = (institutionId: number, hash: Uint8Array) => ({
+  table: 'identity.patient',
+  column: 'identity_enc',
+  row: `${institutionId}:${Buffer.from(hash).toString('hex')}`,
+})
+
+export const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
+
+/** The vault entries of these patients, by hash (hex). */
+export async function findVaultPatients(
+  db: Db,
+  keyring: Keyring,
+  institutionId: number,
+  hashes: readonly Buffer[],
+): Promise<Map<string, VaultPatient>> {
+  const found = new Map<string, VaultPatient>()
+  if (hashes.length === 0) return found
+  const rows = await db
+    .selectFrom('identity.patient')
+    .select([
+      'patient_ref',
+      'local_hash',
+      'identity_enc',
+      sql<string | null>`first_seen::text`.as('first_seen'),
+    ])
+    .where('institution_id', '=', institutionId)
+    .where('local_hash', '=', sql<Uint8Array>`any(${hashes}::bytea[])`)
+    .execute()
+  for (const row of rows) {
+    const identity = JSON.parse(
+      keyring.decryptText('identity', row.identity_enc, cipherContext(institutionId, row.local_hash)),
+    ) as PatientIdentity
+    found.set(hex(row.local_hash), { patientRef: row.patient_ref, identity, firstSeen: row.first_seen })
+  }
+  return found
+}
+
+/** The newer identity over the older: fields it has replace, fields it lacks stay; phones are merged. */
+export function mergeIdentity(older: PatientIdentity | undefined, newer: PatientIdentity): PatientIdentity {
+  if (!older) return newer
+  const merged: Record<string, unknown> = { ...older }
+  for (const [key, value] of Object.entries(newer)) {
+    if (key === 'phones') continue
+    if (value !== undefined && value !== '') merged[key] = value
+  }
+  merged.phones = [...new Set([...older.phones, ...newer.phones])]
+  return merged as unknown as PatientIdentity
+}
+
+export interface IdentityWrite {
+  readonly hash: Buffer
+  readonly identity: PatientIdentity
+  readonly firstSeen: string | null
+}
+
+/** Inserts or replaces identities; returns each one's patient_ref by hash (hex). */
+export async function storeIdentities(
+  db: Db,
+  keyring: Keyring,
+  institutionId: number,
+  writes: readonly IdentityWrite[],
+): Promise<Map<string, number>> {
+  const refs = new Map<string, number>()
+  if (writes.length === 0) return refs
+  const hashes = writes.map((w) => w.hash)
+  const sealed = writes.map((w) =>
+    keyring.encrypt('identity', JSON.stringify(w.identity), cipherContext(institutionId, w.hash)),
+  )
+  const firstSeen = writes.map((w) => w.firstSeen)
+  const { rows } = await sql<{ patient_ref: number; local_hash: Uint8Array }>`
+    insert into identity.patient (institution_id, local_hash, identity_enc, first_seen)
+    select ${institutionId}, h, e, f from unnest(${hashes}::bytea[], ${sealed}::bytea[], ${firstSeen}::date[]) as u(h, e, f)
+    on conflict (institution_id, local_hash) do update
+      set identity_enc = excluded.identity_enc,
+          first_seen = least(identity.patient.first_seen, excluded.first_seen),
+          updated_at = now()
+    returning patient_ref, local_hash`.execute(db)
+  for (const row of rows) refs.set(hex(row.local_hash), row.patient_ref)
+  return refs
+}
+
+/** Hashes (hex) among these that have a refusal (提供停止) on record. */
+export async function findOptOuts(
+  db: Db,
+  institutionId: number,
+  hashes: readonly Buffer[],
+): Promise<Set<string>> {
+  if (hashes.length === 0) return new Set()
+  const rows = await db
+    .selectFrom('identity.optout')
+    .select('local_hash')
+    .where('institution_id', '=', institutionId)
+    .where('local_hash', '=', sql<Uint8Array>`any(${hashes}::bytea[])`)
+    .execute()
+  return new Set(rows.map((r) => hex(r.local_hash)))
+}
+
+/** Removes a patient's vault entry; returns its patient_ref, if there was one. */
+export async function deleteVaultPatient(
+  db: Db,
+  institutionId: number,
+  hash: Buffer,
+): Promise<number | undefined> {
+  const row = await db
+    .deleteFrom('identity.patient')
+    .where('institution_id', '=', institutionId)
+    .where('local_hash', '=', hash)
+    .returning('patient_ref')
+    .executeTakeFirst()
+  return row?.patient_ref
+}
