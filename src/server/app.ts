@@ -14,6 +14,7 @@ import { fromDatabaseError } from '../db/index.js'
 import { isTokumeiError } from '../model/index.js'
 import type { Runtime } from '../runtime/index.js'
 import { TOKUMEI_VERSION } from '../version.js'
+import { gatewayRoutes } from './routes/gateway.js'
 import { healthRoutes } from './routes/health.js'
 
 export interface BuildServerOptions {
@@ -89,7 +90,13 @@ export async function buildServer(
         description:
           'The API of a certified medical-data agency (認定匿名加工医療情報作成事業者) under the Next-Generation Medical Infrastructure Act.',
       },
-      tags: [{ name: 'operations', description: 'Health and readiness probes' }],
+      tags: [
+        { name: 'operations', description: 'Health and readiness probes' },
+        {
+          name: 'gateway',
+          description: 'Institutions submit data and read their receipts and holdings (API key)',
+        },
+      ],
     },
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
@@ -140,5 +147,8 @@ export async function buildServer(
   )
 
   await app.register(healthRoutes, { runtime, zone: options.zone })
+  if (options.zone === undefined || options.zone === 'gateway') {
+    await app.register(gatewayRoutes, { runtime, prefix: '/api/gateway/v1' })
+  }
   return app
 }

@@ -1,0 +1,249 @@
+import type { Readable } from 'node:stream'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { DeclaredFormat } from '../../db/index.js'
+import {
+  authenticateInstitutionKey,
+  type Institution,
+  listQuarantine,
+  listSubmissions,
+  openSubmission,
+  readHoldings,
+  readReceipt,
+  receiveArchive,
+  receiveFiles,
+  sealSubmission,
+  spooledFileDigest,
+} from '../../intake/index.js'
+import { TokumeiError } from '../../model/index.js'
+import { type Runtime, receiveContext } from '../../runtime/index.js'
+
+/**
+ * The gateway zone's API: the only inbound door for institutions. Every route needs the
+ * institution's API key (`Authorization: Bearer tkm_…`) and sees that institution's submissions only.
+ * Bodies are files: they are never logged, and what is kept of them is encrypted.
+ */
+const FORMATS: readonly DeclaredFormat[] = ['auto', 'ssmix2', 'uke', 'fhir', 'dicom']
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    institution?: Institution & { keyId: string }
+  }
+}
+
+const idParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'integer', minimum: 1 } },
+} as const
+const pathQuery = {
+  type: 'object',
+  required: ['path'],
+  properties: { path: { type: 'string', minLength: 1, maxLength: 1024 } },
+} as const
+
+export const gatewayRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (app, { runtime }) => {
+  const maxFileBytes = runtime.config.intake.maxFileBytes
+  // Files arrive as raw bytes (one file) or a raw stream (a tar archive, possibly gzip-compressed).
+  app.addContentTypeParser(
+    ['application/octet-stream', 'application/gzip'],
+    { parseAs: 'buffer', bodyLimit: maxFileBytes },
+    (_request, body, done) => done(null, body),
+  )
+  app.addContentTypeParser(['application/x-tar', 'application/x-gtar'], (_request, payload, done) =>
+    done(null, payload),
+  )
+
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    const header = request.headers.authorization
+    const key = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : undefined
+    try {
+      request.institution = await authenticateInstitutionKey(runtime.db.kysely, key)
+    } catch (error) {
+      await runtime.audit({
+        actor: 'gateway:anonymous',
+        action: 'gateway.auth',
+        outcome: 'denied',
+        detail: { route: request.routeOptions.url ?? '' },
+      })
+      throw error
+    }
+  })
+  const who = (request: FastifyRequest) => {
+    const institution = request.institution as Institution & { keyId: string }
+    return { institution, actor: `institution:${institution.code}/key:${institution.keyId}` }
+  }
+
+  app.post(
+    '/submissions',
+    {
+      schema: {
+        tags: ['gateway'],
+        summary: 'Open a submission',
+        body: {
+          type: 'object',
+          properties: { format: { type: 'string', enum: [...FORMATS] } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { institution, actor } = who(request)
+      const format = ((request.body as { format?: DeclaredFormat } | undefined)?.format ??
+        'auto') as DeclaredFormat
+      const id = await openSubmission(receiveContext(runtime, actor), {
+        institutionId: institution.id,
+        declaredFormat: format,
+        channel: 'api',
+      })
+      await runtime.audit({ actor, action: 'intake.opened', target: `submission:${id}`, detail: { format } })
+      return reply.status(201).send({ id })
+    },
+  )
+
+  app.put(
+    '/submissions/:id/files',
+    {
+      schema: {
+        tags: ['gateway'],
+        summary: 'Send one file (raw bytes; gzip allowed)',
+        params: idParams,
+        querystring: pathQuery,
+      },
+    },
+    async (request) => {
+      const { institution, actor } = who(request)
+      const { id } = request.params as { id: number }
+      const { path } = request.query as { path: string }
+      if (!Buffer.isBuffer(request.body))
+        throw new TokumeiError('Send the file as application/octet-stream.', {
+          code: 'request.invalid',
+          kind: 'invalid',
+        })
+      const [outcome] = await receiveFiles(
+        receiveContext(runtime, actor),
+        id,
+        [{ path, bytes: request.body }],
+        institution.id,
+      )
+      return outcome
+    },
+  )
+
+  app.get(
+    '/submissions/:id/files',
+    {
+      schema: {
+        tags: ['gateway'],
+        summary: 'The SHA-256 of a file already received (to resume an upload)',
+        params: idParams,
+        querystring: pathQuery,
+      },
+    },
+    async (request, reply) => {
+      const { institution, actor } = who(request)
+      const { id } = request.params as { id: number }
+      const [submission] = await listSubmissions(runtime.db.kysely, { id, institutionId: institution.id })
+      if (!submission)
+        throw new TokumeiError(`There is no submission ${id}.`, {
+          code: 'submission.not_found',
+          kind: 'not_found',
+        })
+      const sha256 = await spooledFileDigest(
+        receiveContext(runtime, actor),
+        id,
+        (request.query as { path: string }).path,
+      )
+      if (!sha256)
+        return reply.status(404).send({
+          error: { code: 'file.not_found', message: 'No file was received under that path.', details: {} },
+        })
+      return { sha256 }
+    },
+  )
+
+  app.put(
+    '/submissions/:id/archive',
+    {
+      schema: {
+        tags: ['gateway'],
+        summary: 'Send a tar archive (optionally gzip), streamed',
+        params: idParams,
+      },
+    },
+    async (request) => {
+      const { institution, actor } = who(request)
+      const { id } = request.params as { id: number }
+      const outcomes = await receiveArchive(
+        receiveContext(runtime, actor),
+        id,
+        request.body as Readable,
+        institution.id,
+      )
+      return {
+        spooled: outcomes.filter((o) => o.status !== 'quarantined').length,
+        quarantined: outcomes.filter((o) => o.status === 'quarantined'),
+      }
+    },
+  )
+
+  app.post(
+    '/submissions/:id/seal',
+    {
+      schema: {
+        tags: ['gateway'],
+        summary: 'Seal the submission and get its receipt (受領記録)',
+        params: idParams,
+      },
+    },
+    async (request) => {
+      const { institution, actor } = who(request)
+      const { id } = request.params as { id: number }
+      const receipt = await sealSubmission(receiveContext(runtime, actor), id, institution.id)
+      await runtime.audit({
+        actor,
+        action: 'intake.received',
+        target: `submission:${id}`,
+        detail: {
+          institution: institution.code,
+          files: receipt.files,
+          status: receipt.status,
+          channel: 'api',
+        },
+      })
+      return receipt
+    },
+  )
+
+  app.get(
+    '/submissions/:id',
+    {
+      schema: { tags: ['gateway'], summary: 'Status, counts and receipt of a submission', params: idParams },
+    },
+    async (request) => {
+      const { institution } = who(request)
+      const { id } = request.params as { id: number }
+      const [submission] = await listSubmissions(runtime.db.kysely, { id, institutionId: institution.id })
+      if (!submission)
+        throw new TokumeiError(`There is no submission ${id}.`, {
+          code: 'submission.not_found',
+          kind: 'not_found',
+        })
+      const receipt = await readReceipt(runtime.db.kysely, id, institution.id)
+      const quarantine = await listQuarantine(runtime.db.kysely, {
+        submission: id,
+        institutionId: institution.id,
+      })
+      return { ...submission, receipt: receipt ?? null, quarantine }
+    },
+  )
+
+  app.get(
+    '/holdings',
+    { schema: { tags: ['gateway'], summary: "What the agency holds of this institution's data (保有状況)" } },
+    async (request) => {
+      const { institution } = who(request)
+      const [holdings] = await readHoldings(runtime.db.kysely, institution.id)
+      return holdings
+    },
+  )
+}
