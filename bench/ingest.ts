@@ -1,17 +1,8 @@
-/**
- * SS-MIX2 intake end to end — receive into the encrypted spool, seal, then parse → gate → vault →
- * clinical store — into PGlite and into PostgreSQL, with parse-only throughput measured in the same
- * run as the reference (ratio = end to end / parse only).
- *
- *   npx tsx bench/ingest.ts [--persons 2000]     (PostgreSQL: TOKUMEI_BENCH_DATABASE_URL or a throwaway cluster)
- */
-import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import pg from 'pg'
 import { ObjectStore } from '../src/clinical/index.js'
 import { migrateToLatest, openDatabase, type TokumeiDatabase } from '../src/db/index.js'
 import { readSsmix2Message } from '../src/formats/ssmix2/index.js'
@@ -26,9 +17,9 @@ import {
 import { ensureDataKeys, loadKeyring, masterKeyId, recordAuditEvent } from '../src/security/index.js'
 import { generateSyntheticData } from '../src/synth/index.js'
 import { listFiles, SHARED_DATA } from '../test/support/files.js'
+import { withBenchServer } from './server.js'
 
 const { values } = parseArgs({ options: { persons: { type: 'string', default: '2000' } } })
-const root = join(import.meta.dirname, '..')
 const settings = {
   noticeDays: 30,
   receiptRetentionYears: 3,
@@ -117,23 +108,7 @@ report('PGlite: receive + seal', files.length, bytes, lite.receiveSeconds, parse
 report('PGlite: process', files.length, bytes, lite.processSeconds, parse)
 report('PGlite: end to end', files.length, bytes, lite.receiveSeconds + lite.processSeconds, parse)
 
-let url = process.env.TOKUMEI_BENCH_DATABASE_URL
-let cluster: string | undefined
-if (!url) {
-  cluster = mkdtempSync(join(tmpdir(), 'tkbench-'))
-  rmdirSync(cluster)
-  url = execFileSync('bash', [join(root, 'scripts', 'pg-throwaway.sh'), 'start', cluster], {
-    encoding: 'utf8',
-  }).trim()
-}
-const admin = new pg.Client({ connectionString: url })
-await admin.connect()
-const name = `bench_${randomBytes(4).toString('hex')}`
-await admin.query(`create database ${name}`)
-const target = new URL(url)
-target.pathname = `/${name}`
-const server = await openDatabase({ url: target.toString() })
-try {
+await withBenchServer(async (server) => {
   const pgRun = await endToEnd(server, code, files)
   report('PostgreSQL: receive + seal', files.length, bytes, pgRun.receiveSeconds, parse)
   report('PostgreSQL: process', files.length, bytes, pgRun.processSeconds, parse)
@@ -141,9 +116,4 @@ try {
   console.log(
     `\nstored ${pgRun.counts.stored} records (${pgRun.counts.rows} rows), superseded ${pgRun.counts.superseded}`,
   )
-} finally {
-  await server.close()
-  await admin.query(`drop database ${name}`)
-  await admin.end()
-  if (cluster) execFileSync('bash', [join(root, 'scripts', 'pg-throwaway.sh'), 'stop', cluster])
-}
+})

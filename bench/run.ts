@@ -1,17 +1,5 @@
-/**
- * Foundation benchmarks. Each figure is printed beside a reference measured in the same process, and
- * the ratio between them is the number to compare across machines (absolute figures drift here).
- *
- *   npm run bench                     PGlite, plus PostgreSQL (TOKUMEI_BENCH_DATABASE_URL, or a
- *                                     throwaway cluster started for the run)
- */
-import { execFileSync } from 'node:child_process'
 import { createCipheriv, createHmac, randomBytes } from 'node:crypto'
-import { mkdtempSync, rmdirSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { sql } from 'kysely'
-import pg from 'pg'
 import { migrateToLatest, openDatabase, type TokumeiDatabase } from '../src/db/index.js'
 import { claimJob, completeJob, enqueueJob } from '../src/jobs/index.js'
 import {
@@ -21,8 +9,7 @@ import {
   recordAuditEvent,
   verifyAuditLog,
 } from '../src/security/index.js'
-
-const root = join(import.meta.dirname, '..')
+import { withBenchServer } from './server.js'
 
 function rate(count: number, ms: number): number {
   return (count * 1000) / ms
@@ -161,30 +148,7 @@ async function main(): Promise<void> {
   await storeBench(embedded, 'pglite')
   await embedded.close()
 
-  let url = process.env.TOKUMEI_BENCH_DATABASE_URL
-  let cluster: string | undefined
-  if (!url) {
-    cluster = mkdtempSync(join(tmpdir(), 'tkbench-'))
-    rmdirSync(cluster)
-    url = execFileSync('bash', [join(root, 'scripts', 'pg-throwaway.sh'), 'start', cluster], {
-      encoding: 'utf8',
-    }).trim()
-  }
-  const admin = new pg.Client({ connectionString: url })
-  await admin.connect()
-  const name = `bench_${randomBytes(4).toString('hex')}`
-  await admin.query(`create database ${name}`)
-  const target = new URL(url)
-  target.pathname = `/${name}`
-  const server = await openDatabase({ url: target.toString() })
-  try {
-    await storeBench(server, 'postgres')
-  } finally {
-    await server.close()
-    await admin.query(`drop database ${name}`)
-    await admin.end()
-    if (cluster) execFileSync('bash', [join(root, 'scripts', 'pg-throwaway.sh'), 'stop', cluster])
-  }
+  await withBenchServer((server) => storeBench(server, 'postgres'))
 }
 
 await main()

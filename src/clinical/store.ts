@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { type Kysely, sql } from 'kysely'
 import type { Schema } from '../db/index.js'
 import type { ClinicalItem, Sex } from '../model/index.js'
+import { isCalendarDate } from '../model/index.js'
 import type { Keyring } from '../security/index.js'
 
 /**
@@ -60,11 +61,8 @@ const DATE_COLUMN: Record<ClinicalTable, string | undefined> = {
 }
 
 /** A date the database will take, or null: readers pass on what the source wrote when it looks like a date. */
-export function validDate(value: string | undefined): string | null {
-  if (!value || !/^\d{4}-\d{2}-\d{2}$/.test(value)) return null
-  const date = new Date(`${value}T00:00:00Z`)
-  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === value ? value : null
-}
+export const validDate = (value: string | undefined): string | null =>
+  value !== undefined && isCalendarDate(value) ? value : null
 const int4 = (value: number | undefined): number | null =>
   value !== undefined && Number.isSafeInteger(value) && Math.abs(value) < 2 ** 31 ? value : null
 const num = (value: number | undefined): number | null =>

@@ -29,29 +29,42 @@ export function checkRelativePath(raw: string): PathCheck {
   if (parts.includes('..'))
     return { ok: false, reason: 'the path contains "..": it would escape the submission tree' }
   if (parts.length === 0) return { ok: false, reason: 'the path names no file' }
+  // `./C:/x` is `C:/x` once the dots go: a drive letter anywhere is refused, not only at the start.
+  if (parts.some((p) => /^[A-Za-z]:/.test(p)))
+    return { ok: false, reason: 'the path contains a drive letter: it would escape the submission tree' }
   return { ok: true, path: parts.join('/') }
 }
 
 /**
  * The path as it may appear in lists, errors and logs. SS-MIX2 paths carry the hospital's patient ID
- * in folders and file name: it is masked. Other names are shown with long digit runs masked, since
- * hospitals sometimes name files after a patient or insurance number.
+ * in the file name and in the folders `<ID[0:3]>/<ID[3:6]>/<ID>`: it is masked wherever either shows
+ * it, so a file whose name is malformed does not give the ID away through its folders. Other names
+ * are shown with long digit runs masked, since hospitals sometimes name files after a patient or
+ * insurance number.
  */
 export function displayPath(path: string): string {
-  const fileName = path.split('/').at(-1) ?? path
-  const storage = parseStorageFileName(fileName)
-  if (storage && storage.patientId !== '') {
-    const id = storage.patientId
-    return path
-      .split('/')
-      .map((part) => {
-        if (part === id) return '{patient}'
-        if (part === id.slice(0, 3) || part === id.slice(3, 6)) return '*'
-        return part.replaceAll(id, '{patient}')
-      })
-      .join('/')
+  const parts = path.split('/')
+  const ids = new Set<string>()
+  const storage = parseStorageFileName(parts.at(-1) ?? '')
+  if (storage && storage.patientId !== '') ids.add(storage.patientId)
+  const prefixFolders = new Set<number>()
+  for (let i = 2; i < parts.length - 1; i++) {
+    const [first, second, id] = [parts[i - 2] as string, parts[i - 1] as string, parts[i] as string]
+    if (first !== '' && id.length > 3 && id.slice(0, 3) === first && id.slice(3, 6) === second) {
+      ids.add(id)
+      prefixFolders.add(i - 2).add(i - 1)
+    }
   }
-  return path.replace(/\d{6,}/g, (digits) => '*'.repeat(digits.length))
+  if (ids.size === 0) return path.replace(/\d{6,}/g, (digits) => '*'.repeat(digits.length))
+  return parts
+    .map((part, i) => {
+      if (ids.has(part)) return '{patient}'
+      if (prefixFolders.has(i)) return '*'
+      let shown = part
+      for (const id of ids) shown = shown.replaceAll(id, '{patient}')
+      return shown
+    })
+    .join('/')
 }
 
 export interface Detected {

@@ -19,6 +19,7 @@ export {
   updateInstitution,
 } from './institutions.js'
 export {
+  findSubmission,
   type Holding,
   type InstitutionHoldings,
   listQuarantine,
@@ -26,6 +27,7 @@ export {
   type QuarantineEntry,
   readHoldings,
   type SubmissionSummary,
+  submissionNotFound,
 } from './listing.js'
 export { listOptOuts, type OptOutResult, registerOptOut } from './optout.js'
 export { checkRecord, type ParsedItem, type Problem, parseSpoolFile } from './parse.js'
@@ -39,6 +41,7 @@ export {
   canonicalJson,
   type FileOutcome,
   type IncomingFile,
+  openSpoolItem,
   openSubmission,
   type Receipt,
   type ReceiveContext,

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { type Kysely, sql } from 'kysely'
 import type { Schema } from '../db/index.js'
-import { TokumeiError } from '../model/index.js'
+import { isCalendarDate, TokumeiError } from '../model/index.js'
 
 /**
  * Institutions (医療情報取扱事業者) that provide data, and their gateway API keys. A key is shown once;
@@ -43,15 +43,25 @@ export function parseInstitutionCode(raw: string): string {
 
 export function parseIsoDate(raw: string, what: string): string {
   const value = raw.normalize('NFKC').trim()
-  const date = new Date(`${value}T00:00:00Z`)
-  if (
-    !/^\d{4}-\d{2}-\d{2}$/.test(value) ||
-    Number.isNaN(date.getTime()) ||
-    date.toISOString().slice(0, 10) !== value
-  )
+  if (!isCalendarDate(value))
     throw invalid(`${what} must be a date as YYYY-MM-DD (got ${JSON.stringify(raw.slice(0, 20))}).`)
   return value
 }
+
+function parseInstitutionName(raw: string): string {
+  const name = raw.trim()
+  if (name === '' || name.length > 200) throw invalid('The institution name must be 1 to 200 characters.')
+  return name
+}
+
+/** The columns of an `Institution`, selected from `governance.institution as i`. */
+const INSTITUTION_COLUMNS = [
+  'i.id',
+  'i.code',
+  'i.name',
+  sql<string>`i.notice_start::text`.as('notice_start'),
+  'i.created_at',
+] as const
 
 const toInstitution = (row: {
   id: number
@@ -68,11 +78,7 @@ const toInstitution = (row: {
 })
 
 async function issueKey(db: Db, institutionId: number): Promise<IssuedKey> {
-  const keyId = randomBytes(9)
-    .toString('base64url')
-    .toLowerCase()
-    .replace(/[^a-z0-9]/g, '0')
-    .slice(0, 12)
+  const keyId = randomBytes(6).toString('hex')
   const secret = randomBytes(32).toString('base64url')
   await db
     .insertInto('governance.institution_key')
@@ -90,8 +96,7 @@ export async function addInstitution(
   input: { code: string; name: string; noticeStart: string },
 ): Promise<{ institution: Institution; key: IssuedKey }> {
   const code = parseInstitutionCode(input.code)
-  const name = input.name.trim()
-  if (name === '' || name.length > 200) throw invalid('The institution name must be 1 to 200 characters.')
+  const name = parseInstitutionName(input.name)
   const noticeStart = parseIsoDate(input.noticeStart, '--notice-start')
   return db.transaction().execute(async (trx) => {
     const existing = await trx
@@ -117,9 +122,9 @@ export async function addInstitution(
 export async function findInstitution(db: Db, rawCode: string): Promise<Institution> {
   const code = parseInstitutionCode(rawCode)
   const row = await db
-    .selectFrom('governance.institution')
-    .select(['id', 'code', 'name', sql<string>`notice_start::text`.as('notice_start'), 'created_at'])
-    .where('code', '=', code)
+    .selectFrom('governance.institution as i')
+    .select(INSTITUTION_COLUMNS)
+    .where('i.code', '=', code)
     .executeTakeFirst()
   if (!row)
     throw new TokumeiError(`No institution ${code} is registered: add it with \`tokumei institution add\`.`, {
@@ -133,11 +138,7 @@ export async function listInstitutions(db: Db): Promise<Array<Institution & { ac
   const rows = await db
     .selectFrom('governance.institution as i')
     .select([
-      'i.id',
-      'i.code',
-      'i.name',
-      sql<string>`i.notice_start::text`.as('notice_start'),
-      'i.created_at',
+      ...INSTITUTION_COLUMNS,
       sql<number>`(select count(*)::int from governance.institution_key k where k.institution_id = i.id and k.revoked_at is null)`.as(
         'active_keys',
       ),
@@ -153,9 +154,7 @@ export async function updateInstitution(
   changes: { name?: string; noticeStart?: string },
 ): Promise<Institution> {
   const institution = await findInstitution(db, rawCode)
-  const name = changes.name?.trim()
-  if (name !== undefined && (name === '' || name.length > 200))
-    throw invalid('The institution name must be 1 to 200 characters.')
+  const name = changes.name === undefined ? undefined : parseInstitutionName(changes.name)
   const noticeStart = changes.noticeStart ? parseIsoDate(changes.noticeStart, '--notice-start') : undefined
   if (name === undefined && noticeStart === undefined)
     throw invalid('Nothing to change: give --name or --notice-start.')
@@ -246,15 +245,7 @@ export async function authenticateInstitutionKey(
   const row = await db
     .selectFrom('governance.institution_key as k')
     .innerJoin('governance.institution as i', 'i.id', 'k.institution_id')
-    .select([
-      'i.id',
-      'i.code',
-      'i.name',
-      sql<string>`i.notice_start::text`.as('notice_start'),
-      'i.created_at',
-      'k.secret_sha256',
-      'k.revoked_at',
-    ])
+    .select([...INSTITUTION_COLUMNS, 'k.secret_sha256', 'k.revoked_at'])
     .where('k.key_id', '=', keyId)
     .executeTakeFirst()
   const given = createHash('sha256').update(secret).digest()

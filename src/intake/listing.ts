@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely'
 import type { Schema } from '../db/index.js'
+import { TokumeiError } from '../model/index.js'
 
 /** What operators and institutions see of intake: submissions, quarantine, holdings. No personal data. */
 type Db = Kysely<Schema>
@@ -58,6 +59,16 @@ export async function listSubmissions(
     counts: r.counts,
     pendingItems: r.pending,
   }))
+}
+
+export const submissionNotFound = (id: number | string): TokumeiError =>
+  new TokumeiError(`There is no submission ${id}.`, { code: 'submission.not_found', kind: 'not_found' })
+
+/** One submission (of this institution, when given), or a not-found error. */
+export async function findSubmission(db: Db, id: number, institutionId?: number): Promise<SubmissionSummary> {
+  const [summary] = await listSubmissions(db, { id, institutionId })
+  if (!summary) throw submissionNotFound(id)
+  return summary
 }
 
 export interface QuarantineEntry {

@@ -23,8 +23,9 @@ import type { PatientIdentity } from '../model/index.js'
 import { TokumeiError } from '../model/index.js'
 import type { AuditEventInput, Keyring } from '../security/index.js'
 import { earliestDate, noticeDecision } from './gate.js'
+import { submissionNotFound } from './listing.js'
 import { checkRecord, type ParsedRecord, type Position, parseSpoolFile } from './parse.js'
-import { spoolContext } from './receive.js'
+import { openSpoolItem } from './receive.js'
 
 /**
  * The core's half of intake: parse → opt-out and notice gate → identity vault → clinical store, a
@@ -111,11 +112,7 @@ export async function processSubmission(
     .select(['s.status', 's.counts', 'i.id', 'i.code', sql<string>`i.notice_start::text`.as('notice_start')])
     .where('s.id', '=', submissionId)
     .executeTakeFirst()
-  if (!submission)
-    throw new TokumeiError(`There is no submission ${submissionId}.`, {
-      code: 'submission.not_found',
-      kind: 'not_found',
-    })
+  if (!submission) throw submissionNotFound(submissionId)
   if (submission.status === 'processed' || submission.status === 'duplicate')
     return { ...emptyCounts(), ...(submission.counts as Partial<ProcessCounts>) }
   if (submission.status === 'receiving')
@@ -159,16 +156,7 @@ export async function processSubmission(
       const candidates: Candidate[] = []
       for (const item of items) {
         counts.processed_files++
-        const path = context.keyring.decryptText(
-          'spool',
-          item.path_enc,
-          spoolContext(submissionId, item.path_hash, 'path_enc'),
-        )
-        const bytes = context.keyring.decrypt(
-          'spool',
-          item.payload as Uint8Array,
-          spoolContext(submissionId, item.path_hash, 'payload'),
-        )
+        const { path, bytes } = openSpoolItem(context.keyring, submissionId, item)
         const parsed = parseSpoolFile(item.format as ItemFormat, path, bytes)
         const refuse = (position: Position, code: string, reason: string) =>
           quarantine.push({
@@ -218,7 +206,7 @@ export async function processSubmission(
       counts.quarantined = quarantine.length
       counts.records = candidates.length
       const stored = await storeCandidates(trx, context, institution, candidates)
-      Object.assign(counts, { ...counts, ...addCounts(counts, stored) })
+      Object.assign(counts, addCounts(counts, stored))
       if (quarantine.length > 0) await trx.insertInto('intake.quarantine').values(quarantine).execute()
       await trx
         .updateTable('intake.spool_item')
@@ -313,16 +301,7 @@ async function collectFhirPatients(
     .orderBy('seq')
     .execute()
   for (const item of items) {
-    const path = context.keyring.decryptText(
-      'spool',
-      item.path_enc,
-      spoolContext(submissionId, item.path_hash, 'path_enc'),
-    )
-    const bytes = context.keyring.decrypt(
-      'spool',
-      item.payload as Uint8Array,
-      spoolContext(submissionId, item.path_hash, 'payload'),
-    )
+    const { path, bytes } = openSpoolItem(context.keyring, submissionId, item)
     for (const patient of parseSpoolFile('fhir', path, bytes).fhirPatients) {
       patients.set(patient.ref, patient.identity)
       // Resources may refer to `Patient/<id>` while the Patient's own id is bare, or the other way round.

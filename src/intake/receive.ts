@@ -9,6 +9,7 @@ import { enqueueJob } from '../jobs/index.js'
 import { TokumeiError } from '../model/index.js'
 import type { Keyring } from '../security/index.js'
 import { checkRelativePath, detectFormat, displayPath, inflateFile } from './files.js'
+import { submissionNotFound } from './listing.js'
 
 /**
  * The gateway's half of intake: a submission is opened, its files arrive (one by one, in batches, or
@@ -43,6 +44,23 @@ export const spoolContext = (submissionId: number, pathHash: Uint8Array, column:
   row: `${submissionId}:${Buffer.from(pathHash).toString('hex')}`,
 })
 
+/** A spooled file's path and content, decrypted (core zone only: the gateway never reads them back). */
+export function openSpoolItem(
+  keyring: Keyring,
+  submissionId: number,
+  item: {
+    readonly path_hash: Uint8Array
+    readonly path_enc: Uint8Array
+    readonly payload: Uint8Array | null
+  },
+): { path: string; bytes: Buffer } {
+  if (!item.payload) throw new Error('spool item without payload')
+  return {
+    path: keyring.decryptText('spool', item.path_enc, spoolContext(submissionId, item.path_hash, 'path_enc')),
+    bytes: keyring.decrypt('spool', item.payload, spoolContext(submissionId, item.path_hash, 'payload')),
+  }
+}
+
 export async function openSubmission(
   context: ReceiveContext,
   input: { institutionId: number; declaredFormat: DeclaredFormat; channel: 'api' | 'cli' },
@@ -73,10 +91,7 @@ async function receivingSubmission(db: Db, id: number, institutionId?: number): 
     .where('id', '=', id)
     .executeTakeFirst()
   if (!row || (institutionId !== undefined && row.institution_id !== institutionId))
-    throw new TokumeiError(`There is no submission ${id}.`, {
-      code: 'submission.not_found',
-      kind: 'not_found',
-    })
+    throw submissionNotFound(id)
   if (row.status !== 'receiving')
     throw new TokumeiError(`Submission ${id} is sealed (${row.status}): open a new one to send more files.`, {
       code: 'submission.sealed',

@@ -5,6 +5,7 @@ import type { Command } from 'commander'
 import type { DeclaredFormat } from '../../db/index.js'
 import {
   findInstitution,
+  findSubmission,
   type IncomingFile,
   listQuarantine,
   listSubmissions,
@@ -14,6 +15,7 @@ import {
   readReceipt,
   receiveFiles,
   sealSubmission,
+  submissionNotFound,
 } from '../../intake/index.js'
 import { TokumeiError } from '../../model/index.js'
 import { coreIntakeContext, receiveContext } from '../../runtime/index.js'
@@ -194,12 +196,8 @@ export function registerSubmitCommands(program: Command, define: Define): void {
       define(async ({ withRuntime, out }, _options, id) => {
         return withRuntime(async (runtime) => {
           const db = runtime.db.kysely
-          const [summary] = await listSubmissions(db, { id: Number(id) })
-          if (!summary)
-            throw new TokumeiError(`There is no submission ${id}.`, {
-              code: 'submission.not_found',
-              kind: 'not_found',
-            })
+          if (!/^\d+$/.test(id ?? '')) throw submissionNotFound(id ?? '')
+          const summary = await findSubmission(db, Number(id))
           const receipt = await readReceipt(db, summary.id)
           out.result({ ...summary, receipt: receipt ?? null }, [
             `#${summary.id} ${summary.institution} ${summary.status} counts ${JSON.stringify(summary.counts)}`,

@@ -1,6 +1,6 @@
 import dcmjs from 'dcmjs'
 import type { ClinicalItem, PatientIdentity, Sex, SourceRecord } from '../../model/index.js'
-import { TokumeiError } from '../../model/index.js'
+import { isoFromCompactDate, TokumeiError } from '../../model/index.js'
 import { decodeIso2022jp } from '../ssmix2/storage.js'
 
 /**
@@ -39,11 +39,7 @@ const text = (v: unknown): string | undefined => {
 
 function isoDate(v: unknown): string | undefined {
   const s = text(v)?.replace(/\./g, '')
-  const m = s ? /^(\d{4})(\d{2})(\d{2})$/.exec(s) : null
-  if (!m) return undefined
-  const iso = `${m[1]}-${m[2]}-${m[3]}`
-  const d = new Date(`${iso}T00:00:00Z`)
-  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === iso ? iso : undefined
+  return s ? isoFromCompactDate(s) : undefined
 }
 
 function personName(v: unknown): { alphabetic?: string; ideographic?: string; phonetic?: string } {

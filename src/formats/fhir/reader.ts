@@ -1,5 +1,5 @@
 import type { ClinicalItem, PatientIdentity, Sex } from '../../model/index.js'
-import { TokumeiError } from '../../model/index.js'
+import { isCalendarDate, TokumeiError } from '../../model/index.js'
 
 /**
  * FHIR R4 (JP Core) resources into the canonical model: a Patient gives an identity; the clinical
@@ -39,7 +39,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined)
 const date = (v: unknown): string | undefined => {
   const s = str(v)
-  return s && /^\d{4}-\d{2}-\d{2}/.test(s) ? s.slice(0, 10) : undefined
+  return s && isCalendarDate(s.slice(0, 10)) ? s.slice(0, 10) : undefined
 }
 const optional = <T extends object>(value: T): T =>
   Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== '')) as T

@@ -1,3 +1,4 @@
+import { isoFromCompactDate } from '../../model/index.js'
 import { DATA_TYPES, decodeIso2022jp, parseStorageFileName } from './storage.js'
 
 /**
@@ -11,14 +12,7 @@ export interface StorageProblem {
   readonly problem: string
 }
 
-const DATE = /^\d{8}$/
-
-function validDate(yyyymmdd: string): boolean {
-  if (!DATE.test(yyyymmdd)) return false
-  const iso = `${yyyymmdd.slice(0, 4)}-${yyyymmdd.slice(4, 6)}-${yyyymmdd.slice(6, 8)}`
-  const date = new Date(`${iso}T00:00:00Z`)
-  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === iso
-}
+const validDate = (yyyymmdd: string): boolean => isoFromCompactDate(yyyymmdd) !== undefined
 
 export interface CheckOptions {
   /**

@@ -1,5 +1,5 @@
 import type { ClinicalItem, PatientIdentity, Sex, SourceRecord } from '../../model/index.js'
-import { TokumeiError } from '../../model/index.js'
+import { isoFromCompactDate, TokumeiError } from '../../model/index.js'
 import { type Hl7ParsedSegment, hl7Repetitions, hl7Value, parseHl7 } from '../hl7v2/parser.js'
 import { DATA_TYPES, decodeIso2022jp, parseStorageFileName, type StorageFileName } from './storage.js'
 
@@ -18,13 +18,8 @@ export class Ssmix2ReadError extends TokumeiError {
   }
 }
 
-function isoDate(value: string): string | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})/.exec(value)
-  if (!m) return undefined
-  const iso = `${m[1]}-${m[2]}-${m[3]}`
-  const date = new Date(`${iso}T00:00:00Z`)
-  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === iso ? iso : undefined
-}
+/** The date part of an HL7 DTM (`YYYYMMDD[HHMM…]`). */
+const isoDate = (value: string): string | undefined => isoFromCompactDate(value.slice(0, 8))
 
 const icd10 = (code: string) =>
   code.length > 3 && !code.includes('.') ? `${code.slice(0, 3)}.${code.slice(3)}` : code

@@ -1,6 +1,6 @@
 import Encoding from 'encoding-japanese'
 import type { ClinicalItem, PatientIdentity, Sex, SourceRecord } from '../../model/index.js'
-import { TokumeiError } from '../../model/index.js'
+import { isoFromCompactDate, TokumeiError } from '../../model/index.js'
 import { fromWarekiDigits } from '../wareki.js'
 
 /**
@@ -74,11 +74,8 @@ class LineError extends Error {
 
 /** An 8-digit 西暦 or 7-digit 和暦 date as ISO; throws a LineError naming the field otherwise. */
 function date(value: string, field: number): string {
-  if (/^\d{8}$/.test(value)) {
-    const iso = `${value.slice(0, 4)}-${value.slice(4, 6)}-${value.slice(6, 8)}`
-    const d = new Date(`${iso}T00:00:00Z`)
-    if (!Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === iso) return iso
-  }
+  const iso = isoFromCompactDate(value)
+  if (iso) return iso
   const wareki = fromWarekiDigits(value)
   if (wareki) return wareki
   throw new LineError(`field ${field} is not a date (8-digit 西暦 or 7-digit 和暦)`, field)

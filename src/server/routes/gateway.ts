@@ -3,9 +3,9 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { DeclaredFormat } from '../../db/index.js'
 import {
   authenticateInstitutionKey,
+  findSubmission,
   type Institution,
   listQuarantine,
-  listSubmissions,
   openSubmission,
   readHoldings,
   readReceipt,
@@ -142,12 +142,8 @@ export const gatewayRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (ap
     async (request, reply) => {
       const { institution, actor } = who(request)
       const { id } = request.params as { id: number }
-      const [submission] = await listSubmissions(runtime.db.kysely, { id, institutionId: institution.id })
-      if (!submission)
-        throw new TokumeiError(`There is no submission ${id}.`, {
-          code: 'submission.not_found',
-          kind: 'not_found',
-        })
+      // Another institution's submission is "not found", never "forbidden": ids reveal nothing.
+      await findSubmission(runtime.db.kysely, id, institution.id)
       const sha256 = await spooledFileDigest(
         receiveContext(runtime, actor),
         id,
@@ -222,12 +218,7 @@ export const gatewayRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (ap
     async (request) => {
       const { institution } = who(request)
       const { id } = request.params as { id: number }
-      const [submission] = await listSubmissions(runtime.db.kysely, { id, institutionId: institution.id })
-      if (!submission)
-        throw new TokumeiError(`There is no submission ${id}.`, {
-          code: 'submission.not_found',
-          kind: 'not_found',
-        })
+      const submission = await findSubmission(runtime.db.kysely, id, institution.id)
       const receipt = await readReceipt(runtime.db.kysely, id, institution.id)
       const quarantine = await listQuarantine(runtime.db.kysely, {
         submission: id,
