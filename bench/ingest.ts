@@ -19,7 +19,13 @@ import { generateSyntheticData } from '../src/synth/index.js'
 import { listFiles, SHARED_DATA } from '../test/support/files.js'
 import { withBenchServer } from './server.js'
 
-const { values } = parseArgs({ options: { persons: { type: 'string', default: '2000' } } })
+const { values } = parseArgs({
+  options: {
+    persons: { type: 'string', default: '2000' },
+    // Only one store, e.g. to profile it: pglite or postgres.
+    only: { type: 'string' },
+  },
+})
 const settings = {
   noticeDays: 30,
   receiptRetentionYears: 3,
@@ -101,19 +107,22 @@ parseOnly(files.slice(0, 500)) // warm up
 const parse = parseOnly(files)
 report('parse only (reference)', files.length, bytes, parse, parse)
 
-const embedded = await openDatabase({ pgliteDir: 'memory://' })
-const lite = await endToEnd(embedded, code, files)
-await embedded.close()
-report('PGlite: receive + seal', files.length, bytes, lite.receiveSeconds, parse)
-report('PGlite: process', files.length, bytes, lite.processSeconds, parse)
-report('PGlite: end to end', files.length, bytes, lite.receiveSeconds + lite.processSeconds, parse)
+if (values.only !== 'postgres') {
+  const embedded = await openDatabase({ pgliteDir: 'memory://' })
+  const lite = await endToEnd(embedded, code, files)
+  await embedded.close()
+  report('PGlite: receive + seal', files.length, bytes, lite.receiveSeconds, parse)
+  report('PGlite: process', files.length, bytes, lite.processSeconds, parse)
+  report('PGlite: end to end', files.length, bytes, lite.receiveSeconds + lite.processSeconds, parse)
+}
 
-await withBenchServer(async (server) => {
-  const pgRun = await endToEnd(server, code, files)
-  report('PostgreSQL: receive + seal', files.length, bytes, pgRun.receiveSeconds, parse)
-  report('PostgreSQL: process', files.length, bytes, pgRun.processSeconds, parse)
-  report('PostgreSQL: end to end', files.length, bytes, pgRun.receiveSeconds + pgRun.processSeconds, parse)
-  console.log(
-    `\nstored ${pgRun.counts.stored} records (${pgRun.counts.rows} rows), superseded ${pgRun.counts.superseded}`,
-  )
-})
+if (values.only !== 'pglite')
+  await withBenchServer(async (server) => {
+    const pgRun = await endToEnd(server, code, files)
+    report('PostgreSQL: receive + seal', files.length, bytes, pgRun.receiveSeconds, parse)
+    report('PostgreSQL: process', files.length, bytes, pgRun.processSeconds, parse)
+    report('PostgreSQL: end to end', files.length, bytes, pgRun.receiveSeconds + pgRun.processSeconds, parse)
+    console.log(
+      `\nstored ${pgRun.counts.stored} records (${pgRun.counts.rows} rows), superseded ${pgRun.counts.superseded}`,
+    )
+  })

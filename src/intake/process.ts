@@ -208,9 +208,11 @@ export async function processSubmission(
       const stored = await storeCandidates(trx, context, institution, candidates)
       Object.assign(counts, addCounts(counts, stored))
       if (quarantine.length > 0) await trx.insertInto('intake.quarantine').values(quarantine).execute()
+      // A processed payload is dropped at once: its records are in the vault, the store or the held
+      // table now. FHIR files stay until the submission is done, as their Patients serve later batches.
       await trx
         .updateTable('intake.spool_item')
-        .set({ status: 'done' })
+        .set({ status: 'done', payload: sql`case when format = 'fhir' then payload end` })
         .where('submission_id', '=', submissionId)
         .where('seq', '=', sql<number>`any(${items.map((i) => i.seq)}::int[])`)
         .execute()
@@ -249,11 +251,11 @@ export async function processSubmission(
       .where('id', '=', submissionId)
       .returning('counts')
       .executeTakeFirstOrThrow()
-    // The spool has done its work: the payloads are now in the vault and the clinical store.
     await trx
       .updateTable('intake.spool_item')
       .set({ payload: null })
       .where('submission_id', '=', submissionId)
+      .where('payload', 'is not', null)
       .execute()
     await refreshHoldings(trx, institution.id)
     return { ...emptyCounts(), ...(row.counts as Partial<ProcessCounts>) }

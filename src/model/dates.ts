@@ -2,9 +2,14 @@
 
 /** Whether `iso` is `YYYY-MM-DD` and names a day that exists (no 2月30日). */
 export function isCalendarDate(iso: string): boolean {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(iso)) return false
-  const date = new Date(`${iso}T00:00:00Z`)
-  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === iso
+  if (iso.length !== 10 || !/^\d{4}-\d{2}-\d{2}$/.test(iso)) return false
+  const year = Number(iso.slice(0, 4))
+  const month = Number(iso.slice(5, 7))
+  const day = Number(iso.slice(8, 10))
+  if (month < 1 || month > 12 || day < 1) return false
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
+  const days = month === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31
+  return day <= days
 }
 
 /** `YYYYMMDD` (HL7, DICOM, 西暦 claims) as ISO, or undefined when it is not a real day. */

@@ -29,7 +29,7 @@ const JIS_ESCAPES = ['\u001b$B', '\u001b$@', '\u001b(B', '\u001b(J', '\u001b(I',
  */
 function decodeJis(value: string): string {
   if (!JIS_ESCAPES.some((sequence) => value.includes(sequence))) return value
-  return decodeIso2022jp(Buffer.from(value, 'latin1'))
+  return decodeIso2022jp(Buffer.from(value, 'latin1'), { lenient: true })
 }
 
 const text = (v: unknown): string | undefined => {

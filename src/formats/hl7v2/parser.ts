@@ -18,8 +18,8 @@ export type Hl7ParsedField = string[][][]
 
 export interface Hl7ParsedSegment {
   readonly name: string
-  /** `fields[n]` is field n (1-based, as the standard numbers them); `fields[0]` is the name. */
-  readonly fields: readonly Hl7ParsedField[]
+  /** Field `n` (1-based, as the standard numbers them), split and unescaped; field 0 is the name. */
+  field(n: number): Hl7ParsedField
 }
 
 export interface Hl7Message {
@@ -87,6 +87,32 @@ function splitField(raw: string, d: Hl7Delimiters): Hl7ParsedField {
     )
 }
 
+/**
+ * A segment keeps its fields as written and splits one only when it is read: a reader looks at a
+ * few fields of each segment, and splitting all of them was most of the parsing time.
+ */
+class Segment implements Hl7ParsedSegment {
+  readonly #split: (Hl7ParsedField | undefined)[] = []
+
+  constructor(
+    readonly name: string,
+    readonly raw: readonly string[],
+    readonly delimiters: Hl7Delimiters,
+    /** MSH-1 and MSH-2 are the delimiters themselves and are kept verbatim. */
+    readonly verbatim: number,
+  ) {}
+
+  field(n: number): Hl7ParsedField {
+    const done = this.#split[n]
+    if (done) return done
+    const raw = this.raw[n]
+    if (raw === undefined) return []
+    const field = n <= this.verbatim ? [[[raw]]] : splitField(raw, this.delimiters)
+    this.#split[n] = field
+    return field
+  }
+}
+
 /** Parses one message. Segments end in CR (LF and CRLF are tolerated); an empty line is skipped. */
 export function parseHl7(text: string): Hl7Message {
   // An MLLP file separator (0x1C) may close the message, as in the SS-MIX2 guideline's samples.
@@ -121,30 +147,21 @@ export function parseHl7(text: string): Hl7Message {
       )
     }
     if (name === 'MSH') {
+      // MSH-1 is the field separator itself and MSH-2 the encoding characters.
       const rest = line.slice(9).split(delimiters.field)
-      // MSH-1 is the field separator itself and MSH-2 the encoding characters: keep them verbatim.
-      return {
-        name,
-        fields: [
-          [[[name]]],
-          [[[delimiters.field]]],
-          [[[line.slice(4, 8)]]],
-          ...rest.map((f) => splitField(f, delimiters)),
-        ],
-      }
+      return new Segment(name, [name, delimiters.field, line.slice(4, 8), ...rest], delimiters, 2)
     }
-    const raw = line.split(delimiters.field)
-    return { name, fields: raw.map((f, i) => (i === 0 ? [[[name]]] : splitField(f, delimiters))) }
+    return new Segment(name, line.split(delimiters.field), delimiters, 0)
   })
   return { delimiters, segments }
 }
 
 /** The first value of field `n`, repetition `r`, component `c`, subcomponent `s` (all 1-based), or ''. */
 export function hl7Value(segment: Hl7ParsedSegment | undefined, n: number, c = 1, r = 1, s = 1): string {
-  return segment?.fields[n]?.[r - 1]?.[c - 1]?.[s - 1] ?? ''
+  return segment?.field(n)[r - 1]?.[c - 1]?.[s - 1] ?? ''
 }
 
 /** Every repetition of field `n`, each as its components (first subcomponent of each). */
 export function hl7Repetitions(segment: Hl7ParsedSegment | undefined, n: number): string[][] {
-  return (segment?.fields[n] ?? []).map((rep) => rep.map((comp) => comp[0] ?? ''))
+  return (segment?.field(n) ?? []).map((rep) => rep.map((comp) => comp[0] ?? ''))
 }

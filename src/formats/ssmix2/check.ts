@@ -61,7 +61,13 @@ export function checkStorageFile(
     }
   }
   // The guideline's own samples end with an MLLP file separator (0x1C) after the last CR: accept it.
-  const decoded = decodeIso2022jp(bytes)
+  let decoded: string
+  try {
+    decoded = decodeIso2022jp(bytes)
+  } catch {
+    fail('encoding', 'an escape sequence or character is not ISO-2022-JP')
+    return problems
+  }
   const text = decoded.endsWith('\u001c') ? decoded.slice(0, -1) : decoded
   if (text.includes('\n')) fail('segments', 'a segment ends in LF; SS-MIX2 segments end in CR')
   if (!text.endsWith('\r')) fail('segments', 'the last segment does not end in CR')

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { listFiles as files, sharedData, useSyntheticData } from '../../../test/support/files.js'
 import { isTokumeiError } from '../../model/index.js'
 import { formatHl7Message } from '../hl7v2/index.js'
-import { parseHl7 } from '../hl7v2/parser.js'
+import { hl7Value, parseHl7 } from '../hl7v2/parser.js'
 import { encodeIso2022jp, readSsmix2Message } from './index.js'
 
 const SAMPLES = sharedData('ssmix2', 'nhoHQ_SSMIX2DataTestingTool', 'sampleData')
@@ -44,7 +44,7 @@ describe('HL7 v2 parsing', () => {
             ['NTE', '1', '', text.replace(/\r|\n/g, ' ')],
           ]),
         )
-        expect(message.segments[1]?.fields[3]?.[0]?.[0]?.[0]).toBe(text.replace(/\r|\n/g, ' '))
+        expect(hl7Value(message.segments[1], 3)).toBe(text.replace(/\r|\n/g, ' '))
       }),
     )
   })

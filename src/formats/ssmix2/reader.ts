@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer'
 import type { ClinicalItem, PatientIdentity, Sex, SourceRecord } from '../../model/index.js'
 import { isoFromCompactDate, TokumeiError } from '../../model/index.js'
 import { type Hl7ParsedSegment, hl7Repetitions, hl7Value, parseHl7 } from '../hl7v2/parser.js'
@@ -75,17 +76,25 @@ export function readSsmix2Message(
       file: relativePath,
     })
   }
-  for (let i = 0; i < bytes.length; i++) {
-    if ((bytes[i] as number) >= 0x80) {
-      throw new Ssmix2ReadError(`${relativePath}: byte ${i} is not 7-bit, so the file is not ISO-2022-JP.`, {
-        file: relativePath,
-        byte: i,
-      })
-    }
+  // ISO-2022-JP is 7-bit throughout (its kanji are pairs of 7-bit bytes after an escape sequence).
+  const eightBit = isAscii(bytes) ? -1 : bytes.findIndex((byte) => byte >= 0x80)
+  if (eightBit >= 0) {
+    throw new Ssmix2ReadError(
+      `${relativePath}: byte ${eightBit} is not 7-bit, so the file is not ISO-2022-JP.`,
+      { file: relativePath, byte: eightBit },
+    )
+  }
+  let text: string
+  try {
+    text = decodeIso2022jp(bytes)
+  } catch {
+    throw new Ssmix2ReadError(`${relativePath}: an escape sequence or character is not ISO-2022-JP.`, {
+      file: relativePath,
+    })
   }
   let message: ReturnType<typeof parseHl7>
   try {
-    message = parseHl7(decodeIso2022jp(bytes))
+    message = parseHl7(text)
   } catch (error) {
     if (error instanceof TokumeiError) {
       throw new Ssmix2ReadError(`${relativePath}: ${error.message}`, {
