@@ -421,6 +421,9 @@ export async function deletePatientData(
   return { records, objectKeys: objects.map((o) => o.object_key) }
 }
 
+/** The advisory lock class of holdings refreshes; the second key is the institution. */
+const HOLDINGS_LOCK = 0x746b_0002
+
 /** Recomputes an institution's holdings (保有状況): per category, patients, records and date range. */
 export async function refreshHoldings(db: Db, institutionId: number): Promise<void> {
   const parts = CLINICAL_TABLES.map((table) => {
@@ -431,6 +434,9 @@ export async function refreshHoldings(db: Db, institutionId: number): Promise<vo
       ${first} as first_date, ${last} as last_date
       from ${sql.table(`clinical.${table}`)} where institution_id = ${institutionId}`
   })
+  if (!db.isTransaction) return db.transaction().execute((trx) => refreshHoldings(trx, institutionId))
+  // Two workers finishing at once would both delete and both insert: one at a time per institution.
+  await sql`select pg_advisory_xact_lock(${HOLDINGS_LOCK}::int, ${institutionId}::int)`.execute(db)
   await sql`delete from governance.holding where institution_id = ${institutionId}`.execute(db)
   await sql`insert into governance.holding (institution_id, category, patients, records, first_date, last_date)
     select ${institutionId}::bigint, category, patients, records, first_date, last_date

@@ -8,6 +8,7 @@ export {
   hex,
   type IdentityWrite,
   localPatientHash,
+  lockInstitutionVault,
   mergeIdentity,
   storeIdentities,
   type VaultPatient,

@@ -134,3 +134,15 @@ export async function deleteVaultPatient(
     .executeTakeFirst()
   return row?.patient_ref
 }
+
+/** The advisory lock class of vault writes; the second key is the institution. */
+const VAULT_LOCK = 0x746b_0001
+
+/**
+ * Serialises, until the transaction ends, everything that writes one institution's part of the vault:
+ * two intake workers must not both create or both merge into the same patient, and an opt-out must
+ * not interleave with a batch that read the opt-out list before it was registered.
+ */
+export async function lockInstitutionVault(db: Kysely<Schema>, institutionId: number): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${VAULT_LOCK}::int, ${institutionId}::int)`.execute(db)
+}

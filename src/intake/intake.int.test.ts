@@ -301,4 +301,58 @@ describeEachDialect('intake end to end', (t) => {
       expect(shown).not.toContain('XXXXXXXX')
     },
   )
+
+  it.runIf(HAS_SHARED_DATA)('two workers on one submission end where one worker alone ends', async () => {
+    const { receive, core: base } = contexts(t, objectsDir, { ...SETTINGS, batchItems: 7 })
+    const core = { ...base, today: () => '2100-01-01' }
+    const files = filesOf(data.dir, data.hospital).filter((f) => f.path.startsWith('ssmix2/'))
+    const perTable = async (institutionId: number) => {
+      const counts: Record<string, number> = {}
+      for (const table of [...CLINICAL_TABLES, 'patient', 'source_version']) {
+        const { rows } = await sql<{
+          n: number
+        }>`select count(*)::int as n from ${sql.table(`clinical.${table}`)}
+          where ${table === 'source_version' ? sql`patient_ref in (select patient_ref from identity.patient where institution_id = ${institutionId})` : sql`institution_id = ${institutionId}`}`.execute(
+          t.db.kysely,
+        )
+        counts[table] = rows[0]?.n ?? 0
+      }
+      return counts
+    }
+    const institutions = []
+    for (const code of ['8800000001', '8800000002']) {
+      const { institution } = await addInstitution(t.db.kysely, {
+        code,
+        name: '並行病院',
+        noticeStart: '2015-04-01',
+      })
+      institutions.push(institution.id)
+    }
+    const [alone, pair] = institutions as [number, number]
+    const one = await submit(receive, alone, files)
+    const sequential = await processSubmission(core, one.id)
+
+    const two = await submit(receive, pair, files)
+    // One worker may end first while the other holds a batch: it says so, and a retry finishes.
+    const work = () =>
+      processSubmission(core, two.id).catch(async (error) => {
+        expect(error.code, `${error.constraint ?? ''} ${error.message}`).toBe('submission.busy')
+        return processSubmission(core, two.id)
+      })
+    const [a, b] = await Promise.all([work(), work()])
+    expect(a).toEqual(b)
+    expect(a.processed_files).toBe(files.length)
+    expect(sequential.processed_files).toBe(files.length)
+    // Batch order decides whether a patient's undated record waits for their dated one: once held
+    // records have been through the gate again, both stores are the same.
+    await releaseHeldRecords(core)
+    expect(await perTable(pair)).toEqual(await perTable(alone))
+    const processed = await t.db.kysely
+      .selectFrom('audit.event')
+      .select('seq')
+      .where('action', '=', 'intake.processed')
+      .where('target', '=', `submission:${two.id}`)
+      .execute()
+    expect(processed).toHaveLength(1)
+  })
 })

@@ -1,7 +1,7 @@
 import { type Kysely, sql } from 'kysely'
 import { deletePatientData, refreshHoldings } from '../clinical/index.js'
 import type { Schema } from '../db/index.js'
-import { deleteVaultPatient, localPatientHash } from '../identity/index.js'
+import { deleteVaultPatient, localPatientHash, lockInstitutionVault } from '../identity/index.js'
 import { TokumeiError } from '../model/index.js'
 import { findInstitution } from './institutions.js'
 import type { CoreIntakeContext } from './process.js'
@@ -35,6 +35,7 @@ export async function registerOptOut(
   }
   const hash = localPatientHash(context.keyring, institution.code, input.patientId)
   const outcome = await context.db.transaction().execute(async (trx) => {
+    await lockInstitutionVault(trx, institution.id)
     const inserted = await trx
       .insertInto('identity.optout')
       .values({

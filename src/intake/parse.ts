@@ -56,6 +56,12 @@ export interface ParsedItem {
 /** The order number SS-MIX2 writes when a message belongs to no order. */
 const NO_ORDER = /^9+$/
 
+/**
+ * Data types that state the patient's whole current record (basic data with its AL1 allergies,
+ * allergy information): the newest message of each replaces the earlier ones, order or none.
+ */
+const CURRENT_STATE = new Set(['ADT-00', 'ADT-61'])
+
 function problemOf(error: unknown, fallback: Position, code: string): Problem {
   if (!isTokumeiError(error)) throw error
   const details = (error.details ?? {}) as Record<string, unknown>
@@ -84,10 +90,15 @@ function parseSsmix2(path: string, bytes: Uint8Array): ParsedItem {
   try {
     const message = readSsmix2Message(path, bytes, { strict: true })
     const name = parseStorageFileName(path.split('/').at(-1) ?? '')
+    const key = !name
+      ? undefined
+      : CURRENT_STATE.has(name.dataType)
+        ? name.dataType
+        : NO_ORDER.test(name.orderNo)
+          ? undefined
+          : `${name.dataType}:${name.orderNo}`
     const version: SourceVersion | undefined =
-      name && !NO_ORDER.test(name.orderNo)
-        ? { key: `${name.dataType}:${name.orderNo}`, version: name.timestamp, flag: name.flag }
-        : undefined
+      name && key ? { key, version: name.timestamp, flag: name.flag } : undefined
     return { ...empty, records: [{ record: message, position: {}, version }] }
   } catch (error) {
     return { ...empty, problems: [problemOf(error, {}, 'ssmix2.unreadable')] }
@@ -95,7 +106,12 @@ function parseSsmix2(path: string, bytes: Uint8Array): ParsedItem {
 }
 
 function parseUke(bytes: Uint8Array): ParsedItem {
-  const file = readUkeBytes(bytes)
+  let file: ReturnType<typeof readUkeBytes>
+  try {
+    file = readUkeBytes(bytes)
+  } catch (error) {
+    return { records: [], problems: [problemOf(error, {}, 'uke.unreadable')], fhirPatients: [] }
+  }
   return {
     records: file.receipts.map((receipt) => ({
       record: receipt,

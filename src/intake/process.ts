@@ -16,6 +16,7 @@ import {
   hex,
   type IdentityWrite,
   localPatientHash,
+  lockInstitutionVault,
   mergeIdentity,
   storeIdentities,
 } from '../identity/index.js'
@@ -24,7 +25,7 @@ import { TokumeiError } from '../model/index.js'
 import type { AuditEventInput, Keyring } from '../security/index.js'
 import { earliestDate, noticeDecision } from './gate.js'
 import { submissionNotFound } from './listing.js'
-import { checkRecord, type ParsedRecord, type Position, parseSpoolFile } from './parse.js'
+import { checkRecord, type ParsedItem, type ParsedRecord, type Position, parseSpoolFile } from './parse.js'
 import { openSpoolItem } from './receive.js'
 
 /**
@@ -103,7 +104,12 @@ function maskPath(reason: string, path: string, display: string): string {
 export async function processSubmission(
   context: CoreIntakeContext,
   submissionId: number,
-  options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
+  options: {
+    signal?: AbortSignal
+    onProgress?: (done: number, total: number) => void
+    /** Called before each batch, e.g. to renew the job's lease. */
+    onBatch?: () => Promise<void>
+  } = {},
 ): Promise<ProcessCounts> {
   const { db } = context
   const submission = await db
@@ -141,23 +147,28 @@ export async function processSubmission(
     .executeTakeFirstOrThrow()
   for (;;) {
     if (options.signal?.aborted) break
-    const items = await db
-      .selectFrom('intake.spool_item')
-      .select(['seq', 'format', 'path_hash', 'path_enc', 'payload', 'display_path'])
-      .where('submission_id', '=', submissionId)
-      .where('status', '=', 'pending')
-      .orderBy('seq')
-      .limit(context.settings.batchItems)
-      .execute()
-    if (items.length === 0) break
-    await db.transaction().execute(async (trx) => {
+    await options.onBatch?.()
+    const taken = await db.transaction().execute(async (trx) => {
+      // The batch's rows stay locked until the batch commits: a second worker on the same submission
+      // (one that took over a lease while the first still ran) skips them instead of storing them twice.
+      const items = await trx
+        .selectFrom('intake.spool_item')
+        .select(['seq', 'format', 'path_hash', 'path_enc', 'payload', 'display_path'])
+        .where('submission_id', '=', submissionId)
+        .where('status', '=', 'pending')
+        .orderBy('seq')
+        .limit(context.settings.batchItems)
+        .forUpdate()
+        .skipLocked()
+        .execute()
+      if (items.length === 0) return 0
       const counts = emptyCounts()
       const quarantine: QuarantineRow[] = []
       const candidates: Candidate[] = []
       for (const item of items) {
         counts.processed_files++
         const { path, bytes } = openSpoolItem(context.keyring, submissionId, item)
-        const parsed = parseSpoolFile(item.format as ItemFormat, path, bytes)
+        const parsed = parseOrQuarantine(item.format as ItemFormat, path, bytes)
         const refuse = (position: Position, code: string, reason: string) =>
           quarantine.push({
             submission_id: submissionId,
@@ -227,7 +238,9 @@ export async function processSubmission(
         .set({ counts: JSON.stringify(sumCounts(current.counts, counts)) })
         .where('id', '=', submissionId)
         .execute()
+      return items.length
     })
+    if (taken === 0) break
     const done = await db
       .selectFrom('intake.spool_item')
       .select(sql<number>`count(*)::int`.as('n'))
@@ -244,13 +257,27 @@ export async function processSubmission(
       .executeTakeFirstOrThrow()
     return { ...emptyCounts(), ...(partial.counts as Partial<ProcessCounts>) }
   }
+  const left = await db
+    .selectFrom('intake.spool_item')
+    .select(sql<number>`count(*)::int`.as('n'))
+    .where('submission_id', '=', submissionId)
+    .where('status', '=', 'pending')
+    .executeTakeFirstOrThrow()
+  if (left.n > 0)
+    throw new TokumeiError(
+      `Submission ${submissionId} still has ${left.n} file(s) in another worker's hands; it is finished when they are.`,
+      { code: 'submission.busy', kind: 'unavailable' },
+    )
   const final = await db.transaction().execute(async (trx) => {
     const row = await trx
       .updateTable('intake.submission')
       .set({ status: 'processed', processed_at: new Date() })
       .where('id', '=', submissionId)
+      .where('status', '=', 'processing')
       .returning('counts')
-      .executeTakeFirstOrThrow()
+      .executeTakeFirst()
+    // Another worker finished it a moment ago: its counts are the submission's.
+    if (!row) return undefined
     await trx
       .updateTable('intake.spool_item')
       .set({ payload: null })
@@ -260,6 +287,14 @@ export async function processSubmission(
     await refreshHoldings(trx, institution.id)
     return { ...emptyCounts(), ...(row.counts as Partial<ProcessCounts>) }
   })
+  if (!final) {
+    const done = await db
+      .selectFrom('intake.submission')
+      .select('counts')
+      .where('id', '=', submissionId)
+      .executeTakeFirstOrThrow()
+    return { ...emptyCounts(), ...(done.counts as Partial<ProcessCounts>) }
+  }
   await context.audit({
     action: 'intake.processed',
     target: `submission:${submissionId}`,
@@ -274,6 +309,29 @@ export async function processSubmission(
     },
   })
   return final
+}
+
+/**
+ * A reader that fails other than by reporting a problem (a defect of ours, which the fuzz tests hunt)
+ * must not stop the submission: the file is quarantined, and the error's text, which may quote the
+ * file, is not kept.
+ */
+function parseOrQuarantine(format: ItemFormat, path: string, bytes: Uint8Array): ParsedItem {
+  try {
+    return parseSpoolFile(format, path, bytes)
+  } catch (error) {
+    return {
+      records: [],
+      fhirPatients: [],
+      problems: [
+        {
+          position: {},
+          code: 'intake.reader_failed',
+          reason: `the ${format} reader failed on this file (${error instanceof Error ? error.name : 'error'}); report it to the tokumei maintainers`,
+        },
+      ],
+    }
+  }
 }
 
 function addCounts(a: ProcessCounts, b: Partial<ProcessCounts>): ProcessCounts {
@@ -340,6 +398,8 @@ async function storeCandidates(
     else byPatient.set(key, [candidate])
   }
   const hashes = [...byPatient.values()].map((list) => (list[0] as Candidate).hash)
+  // Parsing runs side by side; the vault is written one batch at a time (see lockInstitutionVault).
+  await lockInstitutionVault(db, institution.id)
   const refused = await findOptOuts(db, institution.id, hashes)
   const vault = await findVaultPatients(db, context.keyring, institution.id, hashes)
 

@@ -3,7 +3,7 @@ import { sql } from 'kysely'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { describeEachDialect } from '../../test/support/database.js'
 import { TokumeiError } from '../model/index.js'
-import { claimJob, countJobs, enqueueJob, retryDelayMs } from './queue.js'
+import { claimJob, countJobs, enqueueJob, releaseOrphanedLeases, retryDelayMs } from './queue.js'
 import { type JobHandler, Worker } from './worker.js'
 
 const defaults = { maxAttempts: 3 }
@@ -112,6 +112,22 @@ describeEachDialect('job queue', (t) => {
     )
     const second = await claimJob(t.db.kysely, 'other', 60, ['k'])
     expect(second).toMatchObject({ id, attempts: 2 })
+  })
+
+  it('takes back at once the jobs of a dead worker on this host, and only those', async () => {
+    const ids: number[] = []
+    for (const owner of ['host-a:4101:x1', 'host-a:4102:x2', 'host-b:4101:x3', 'host_a:4101:x4']) {
+      const { id } = await enqueueJob(t.db.kysely, { kind: 'k', payload: { owner } }, defaults)
+      await claimJob(t.db.kysely, owner, 600, ['k'])
+      ids.push(id)
+    }
+    // 4101 died on host-a; 4102 still runs. host-b's 4101 is another machine's process, and
+    // host_a is another host whose name a LIKE pattern with an unescaped "_" would match.
+    const freed = await releaseOrphanedLeases(t.db.kysely, 'host-a', (pid) => pid === 4102)
+    expect(freed).toEqual([ids[0]])
+    const resumed = await claimJob(t.db.kysely, 'host-a:4200:y', 600, ['k'])
+    expect(resumed).toMatchObject({ id: ids[0], attempts: 2 })
+    expect(await claimJob(t.db.kysely, 'host-a:4200:y', 600, ['k'])).toBeUndefined()
   })
 
   it('lets the job in hand finish when asked to stop, then ends the loop', async () => {

@@ -156,6 +156,48 @@ export async function extendLease(db: Db, job: Job, workerId: string, leaseSecon
     where id = ${job.id} and locked_by = ${workerId} and status = 'running'`.execute(db)
 }
 
+/** Whether process `pid` on this host is alive (a process of another user counts as alive). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH'
+  }
+}
+
+/**
+ * Ends at once the leases of workers on this host whose process is gone (killed, crashed), so a
+ * restarted worker resumes their jobs now instead of after the lease. Worker ids are
+ * `host:pid:random`; ids of other hosts are left to their leases. Returns the ids of the jobs freed.
+ */
+export async function releaseOrphanedLeases(
+  db: Db,
+  host: string,
+  alive: (pid: number) => boolean = processAlive,
+): Promise<number[]> {
+  const running = await db
+    .selectFrom('jobs.job')
+    .select(['id', 'locked_by'])
+    .where('status', '=', 'running')
+    .where('locked_by', 'like', `${host.replace(/[\\%_]/g, '\\$&')}:%`)
+    .execute()
+  const freed: number[] = []
+  for (const job of running) {
+    const pid = Number((job.locked_by ?? '').slice(host.length + 1).split(':')[0])
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue
+    const result = await db
+      .updateTable('jobs.job')
+      .set({ locked_until: sql`now()` })
+      .where('id', '=', job.id)
+      .where('locked_by', '=', job.locked_by)
+      .where('status', '=', 'running')
+      .executeTakeFirst()
+    if (Number(result.numUpdatedRows) > 0) freed.push(job.id)
+  }
+  return freed
+}
+
 export interface JobCounts {
   readonly queued: number
   readonly running: number

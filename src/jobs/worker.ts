@@ -2,13 +2,23 @@ import { hostname } from 'node:os'
 import type { Kysely } from 'kysely'
 import type { Schema } from '../db/index.js'
 import { isTokumeiError } from '../model/index.js'
-import { claimJob, completeJob, extendLease, failJob, hasPendingWork, type Job } from './queue.js'
+import {
+  claimJob,
+  completeJob,
+  extendLease,
+  failJob,
+  hasPendingWork,
+  type Job,
+  releaseOrphanedLeases,
+} from './queue.js'
 
 export interface JobContext {
   /** Aborted when the worker is asked to stop; long handlers check it between steps. */
   readonly signal: AbortSignal
   /** Renews this job's lease; call it during long work. */
   extendLease(): Promise<void>
+  /** Reports how far a long job is (shown by `tokumei process`). */
+  progress(done: number, total: number, unit: string): void
 }
 
 export type JobHandler = (job: Job, context: JobContext) => Promise<Record<string, unknown> | undefined>
@@ -25,7 +35,10 @@ export interface PeriodicTask {
 export interface WorkerEvents {
   onJobDone?(job: Job, ms: number): void | Promise<void>
   onJobFailed?(job: Job, error: string, willRetry: boolean): void | Promise<void>
+  onJobProgress?(job: Job, done: number, total: number, unit: string): void
   onTaskFailed?(task: string, error: string): void | Promise<void>
+  /** Jobs of a dead worker on this host were taken back at start (resumed now, not after the lease). */
+  onOrphansReleased?(jobIds: readonly number[]): void | Promise<void>
   /** The loop itself failed (usually the database); `count` consecutive times so far. */
   onLoopError?(error: string, count: number): void | Promise<void>
 }
@@ -83,6 +96,13 @@ export class Worker {
   async run(options: { untilIdle?: boolean } = {}): Promise<WorkerSummary> {
     const summary = { done: 0, failed: 0 }
     let consecutiveErrors = 0
+    try {
+      const freed = await releaseOrphanedLeases(this.#db, hostname())
+      if (freed.length > 0) await this.#options.events?.onOrphansReleased?.(freed)
+    } catch (error) {
+      // Not fatal: those jobs are taken over when their lease runs out.
+      await this.#options.events?.onTaskFailed?.('taking back jobs of dead workers', describeFailure(error))
+    }
     while (!this.stopping) {
       try {
         await this.#runPeriodic()
@@ -118,6 +138,7 @@ export class Worker {
       result = await handler(job, {
         signal: this.#stop.signal,
         extendLease: () => extendLease(this.#db, job, this.#workerId, this.#options.leaseSeconds),
+        progress: (done, total, unit) => this.#options.events?.onJobProgress?.(job, done, total, unit),
       })
     } catch (error) {
       const text = describeFailure(error)

@@ -49,6 +49,8 @@ export function builtinHandlers(runtime: Runtime): Map<string, JobHandler> {
         }
         const counts = await processSubmission(coreIntakeContext(runtime), submission, {
           signal: context.signal,
+          onBatch: context.extendLease,
+          onProgress: (done, total) => context.progress(done, total, 'file(s)'),
         })
         if (context.signal.aborted)
           throw new TokumeiError('Stopped before the submission was finished; it resumes where it stopped.', {
@@ -138,6 +140,16 @@ export function createWorker(runtime: Runtime, events?: WorkerEvents): Worker {
         })
         await events?.onJobFailed?.(job, error, willRetry)
       },
+      onOrphansReleased: async (jobIds) => {
+        for (const id of jobIds)
+          await runtime.audit({
+            action: 'job.resumed',
+            target: `job:${id}`,
+            detail: { reason: 'worker gone' },
+          })
+        await events?.onOrphansReleased?.(jobIds)
+      },
+      onJobProgress: events?.onJobProgress,
       onTaskFailed: events?.onTaskFailed,
       onLoopError: events?.onLoopError,
     },

@@ -18,7 +18,13 @@ export function registerJobCommands(program: Command, define: Define): void {
               out.progress(
                 `job ${job.id} (${job.kind}) failed${willRetry ? ', will retry' : ' for good'}: ${error}`,
               ),
+            onJobProgress: (job, done, total, unit) =>
+              out.progress(`job ${job.id} (${job.kind}): ${done}/${total} ${unit}`),
             onTaskFailed: (task, error) => out.warn(`${task} failed: ${error}`),
+            onOrphansReleased: (ids) =>
+              out.progress(
+                `Resuming job(s) ${ids.join(', ')} of a worker on this host that stopped without finishing.`,
+              ),
             onLoopError: (error, count) =>
               out.warn(`worker loop failed (${count} in a row), retrying: ${error}`),
           })

@@ -28,8 +28,8 @@ const MAX_FILE_BYTES = 64 * 1024
 async function tarOf(entries: Array<{ name: string; bytes: Buffer }>, link?: string): Promise<Buffer> {
   const archive = pack()
   const chunks: Buffer[] = []
-  archive.on('data', (chunk: Buffer) => chunks.push(chunk))
-  const done = new Promise((resolve) => archive.on('end', resolve))
+  archive.on('data', (chunk) => chunks.push(chunk as Buffer))
+  const done = new Promise<void>((resolve) => archive.on('end', () => resolve()))
   for (const entry of entries) archive.entry({ name: entry.name }, entry.bytes)
   if (link) archive.entry({ name: link, type: 'symlink', linkname: '/etc/passwd' })
   archive.finalize()
