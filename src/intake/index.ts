@@ -43,6 +43,7 @@ export {
   type IncomingFile,
   openSpoolItem,
   openSubmission,
+  purgeExpiredReceipts,
   type Receipt,
   type ReceiveContext,
   readReceipt,

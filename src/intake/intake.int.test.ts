@@ -15,6 +15,7 @@ import {
   listQuarantine,
   openSubmission,
   processSubmission,
+  purgeExpiredReceipts,
   type ReceiveContext,
   readHoldings,
   receiveFiles,
@@ -354,5 +355,24 @@ describeEachDialect('intake end to end', (t) => {
       .where('target', '=', `submission:${two.id}`)
       .execute()
     expect(processed).toHaveLength(1)
+  })
+
+  it('keeps receipts for their retention period, then deletes them and only them', async () => {
+    const receipts = await t.db.kysely
+      .selectFrom('intake.receipt')
+      .select(['submission_id', sql<string>`retain_until::text`.as('retain_until')])
+      .orderBy('submission_id')
+      .execute()
+    expect(receipts.length).toBeGreaterThan(1)
+    const [oldest] = receipts as [(typeof receipts)[number]]
+    expect(await purgeExpiredReceipts(t.db.kysely, oldest.retain_until)).toBe(0)
+    await t.db.kysely
+      .updateTable('intake.receipt')
+      .set({ retain_until: '2020-01-01' })
+      .where('submission_id', '=', oldest.submission_id)
+      .execute()
+    expect(await purgeExpiredReceipts(t.db.kysely, '2020-01-02')).toBe(1)
+    const left = await t.db.kysely.selectFrom('intake.receipt').select('submission_id').execute()
+    expect(left.map((r) => r.submission_id)).toEqual(receipts.slice(1).map((r) => r.submission_id))
   })
 })

@@ -547,6 +547,15 @@ export async function readReceipt(
   return { ...body, signature: { keyId: row.key_id, ed25519: Buffer.from(row.signature).toString('base64') } }
 }
 
+/**
+ * Deletes the receipts whose retention (`intake.receiptRetentionYears` from their receipt) ended
+ * before `today` (YYYY-MM-DD); the submission rows stay. Returns how many were deleted.
+ */
+export async function purgeExpiredReceipts(db: Db, today: string): Promise<number> {
+  const result = await db.deleteFrom('intake.receipt').where('retain_until', '<', today).executeTakeFirst()
+  return Number(result.numDeletedRows)
+}
+
 /** Checks a receipt's signature against the agency's receipt key. */
 export function verifyReceipt(keyring: Keyring, receipt: Receipt): boolean {
   const { signature, ...body } = receipt

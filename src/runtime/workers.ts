@@ -4,6 +4,7 @@ import { ObjectStore } from '../clinical/index.js'
 import {
   type CoreIntakeContext,
   processSubmission,
+  purgeExpiredReceipts,
   type ReceiveContext,
   releaseHeldRecords,
 } from '../intake/index.js'
@@ -106,6 +107,16 @@ export function createWorker(runtime: Runtime, events?: WorkerEvents): Worker {
       alsoOnStop: false,
       run: async () => {
         await releaseHeldRecords(coreIntakeContext(runtime))
+      },
+    },
+    {
+      // Receipts are kept for their retention period (intake.receiptRetentionYears), then deleted.
+      name: 'intake.purge-receipts',
+      everyMs: 24 * 60 * 60 * 1000,
+      alsoOnStop: false,
+      run: async () => {
+        const deleted = await purgeExpiredReceipts(runtime.db.kysely, new Date().toISOString().slice(0, 10))
+        if (deleted > 0) await runtime.audit({ action: 'intake.receipts_purged', detail: { deleted } })
       },
     },
     {
