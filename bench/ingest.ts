@@ -16,7 +16,7 @@ import {
 } from '../src/intake/index.js'
 import { ensureDataKeys, loadKeyring, masterKeyId, recordAuditEvent } from '../src/security/index.js'
 import { generateSyntheticData } from '../src/synth/index.js'
-import { listFiles, SHARED_DATA } from '../test/support/files.js'
+import { firstHospital, listFiles, SHARED_DATA } from '../test/support/files.js'
 import { withBenchServer } from './server.js'
 
 const { values } = parseArgs({
@@ -44,9 +44,7 @@ async function load(): Promise<{ code: string; files: IncomingFile[]; bytes: num
     formats: new Set(['ssmix2']),
     sharedDataDir: SHARED_DATA,
   })
-  const code = readFileSync(join(dir, 'truth', 'notices.csv'), 'utf8')
-    .split('\n')[1]
-    ?.split(',')[0] as string
+  const code = firstHospital(dir)
   const base = join(dir, code)
   const files = listFiles(base).map((path) => ({ path, bytes: readFileSync(join(base, path)) }))
   rmSync(dir, { recursive: true, force: true })

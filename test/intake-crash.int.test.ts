@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sql } from 'kysely'
@@ -9,7 +9,7 @@ import { CLINICAL_TABLES } from '../src/clinical/index.js'
 import { type Dialect, openDatabase } from '../src/db/index.js'
 import { execCli, spawnCli } from './support/cli.js'
 import { createServerDatabase, dialects } from './support/database.js'
-import { useSyntheticData } from './support/files.js'
+import { firstHospital, useSyntheticData } from './support/files.js'
 
 /**
  * `kill -9` of the core worker in the middle of a submission, then a restart: every record ends up
@@ -106,9 +106,7 @@ describe.each(dialects())('[%s] kill -9 of the core worker mid-submission', (dia
       seed: 'crash',
       formats: ['ssmix2', 'uke', 'fhir'],
     })
-    hospital = readFileSync(join(dir, 'truth', 'notices.csv'), 'utf8')
-      .split('\n')[1]
-      ?.split(',')[0] as string
+    hospital = firstHospital(dir)
     storage = join(dir, hospital)
   })
   afterAll(async () => {

@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib'
 import { sql } from 'kysely'
 import { beforeAll, expect, it } from 'vitest'
 import { describeEachDialect, type TestDatabase } from '../../test/support/database.js'
-import { exists, listFiles, SHARED_DATA, useSyntheticData } from '../../test/support/files.js'
+import { exists, firstHospital, listFiles, SHARED_DATA, useSyntheticData } from '../../test/support/files.js'
 import { CLINICAL_TABLES, ObjectStore } from '../clinical/index.js'
 import type { IntakeSettings } from '../config/index.js'
 import { recordAuditEvent } from '../security/index.js'
@@ -122,9 +122,7 @@ describeEachDialect('intake end to end', (t) => {
       seed: 'intake',
       formats: ['ssmix2', 'uke', 'fhir', 'dicom'],
     })
-    const hospital = readFileSync(join(dir, 'truth', 'notices.csv'), 'utf8')
-      .split('\n')[1]
-      ?.split(',')[0] as string
+    const hospital = firstHospital(dir)
     // Birth dates are canaries of releases, not of the store (it keeps them for analysis); names of two
     // characters also occur inside drug and disease names, so full names, addresses and phones are checked.
     const canaries = readFileSync(join(dir, 'truth', 'canaries.txt'), 'utf8')
@@ -221,9 +219,7 @@ describeEachDialect('intake end to end', (t) => {
     async () => {
       const { receive, core } = contexts(t, objectsDir)
       const { dir } = await generate({ persons: 10, hospitals: 1, seed: 'notice', formats: ['ssmix2'] })
-      const code = readFileSync(join(dir, 'truth', 'notices.csv'), 'utf8')
-        .split('\n')[1]
-        ?.split(',')[0] as string
+      const code = firstHospital(dir)
       const today = new Date().toISOString().slice(0, 10)
       const { institution } = await addInstitution(t.db.kysely, {
         code,

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { listFiles, useSyntheticData } from '../../test/support/files.js'
+import { firstHospital, listFiles, useSyntheticData } from '../../test/support/files.js'
 import type { ItemFormat } from '../db/index.js'
 import { parseSpoolFile } from './parse.js'
 
@@ -81,9 +81,7 @@ describe('intake readers under mutated input', () => {
       seed: 'fuzz',
       formats: ['ssmix2', 'uke', 'fhir', 'dicom'],
     })
-    const hospital = readFileSync(join(dir, 'truth', 'notices.csv'), 'utf8')
-      .split('\n')[1]
-      ?.split(',')[0] as string
+    const hospital = firstHospital(dir)
     const base = join(dir, hospital)
     const files = listFiles(base)
     const pick = (format: ItemFormat, test: (path: string) => boolean, count: number) => {

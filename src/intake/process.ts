@@ -139,12 +139,7 @@ export async function processSubmission(
 
   await releaseHeldRecords(context)
   const fhirPatients = await collectFhirPatients(context, submissionId)
-  const total = await db
-    .selectFrom('intake.spool_item')
-    .select(sql<number>`count(*)::int`.as('n'))
-    .where('submission_id', '=', submissionId)
-    .where('status', '<>', 'duplicate')
-    .executeTakeFirstOrThrow()
+  const total = await countSpoolItems(db, submissionId, 'to process')
   for (;;) {
     if (options.signal?.aborted) break
     await options.onBatch?.()
@@ -241,31 +236,13 @@ export async function processSubmission(
       return items.length
     })
     if (taken === 0) break
-    const done = await db
-      .selectFrom('intake.spool_item')
-      .select(sql<number>`count(*)::int`.as('n'))
-      .where('submission_id', '=', submissionId)
-      .where('status', '=', 'done')
-      .executeTakeFirstOrThrow()
-    options.onProgress?.(done.n, total.n)
+    options.onProgress?.(await countSpoolItems(db, submissionId, 'done'), total)
   }
-  if (options.signal?.aborted) {
-    const partial = await db
-      .selectFrom('intake.submission')
-      .select('counts')
-      .where('id', '=', submissionId)
-      .executeTakeFirstOrThrow()
-    return { ...emptyCounts(), ...(partial.counts as Partial<ProcessCounts>) }
-  }
-  const left = await db
-    .selectFrom('intake.spool_item')
-    .select(sql<number>`count(*)::int`.as('n'))
-    .where('submission_id', '=', submissionId)
-    .where('status', '=', 'pending')
-    .executeTakeFirstOrThrow()
-  if (left.n > 0)
+  if (options.signal?.aborted) return storedCounts(db, submissionId)
+  const left = await countSpoolItems(db, submissionId, 'pending')
+  if (left > 0)
     throw new TokumeiError(
-      `Submission ${submissionId} still has ${left.n} file(s) in another worker's hands; it is finished when they are.`,
+      `Submission ${submissionId} still has ${left} file(s) in another worker's hands; it is finished when they are.`,
       { code: 'submission.busy', kind: 'unavailable' },
     )
   const final = await db.transaction().execute(async (trx) => {
@@ -287,14 +264,7 @@ export async function processSubmission(
     await refreshHoldings(trx, institution.id)
     return { ...emptyCounts(), ...(row.counts as Partial<ProcessCounts>) }
   })
-  if (!final) {
-    const done = await db
-      .selectFrom('intake.submission')
-      .select('counts')
-      .where('id', '=', submissionId)
-      .executeTakeFirstOrThrow()
-    return { ...emptyCounts(), ...(done.counts as Partial<ProcessCounts>) }
-  }
+  if (!final) return storedCounts(db, submissionId)
   await context.audit({
     action: 'intake.processed',
     target: `submission:${submissionId}`,
@@ -309,6 +279,30 @@ export async function processSubmission(
     },
   })
   return final
+}
+
+async function countSpoolItems(
+  db: Db,
+  submissionId: number,
+  which: 'to process' | 'pending' | 'done',
+): Promise<number> {
+  const row = await db
+    .selectFrom('intake.spool_item')
+    .select(sql<number>`count(*)::int`.as('n'))
+    .where('submission_id', '=', submissionId)
+    .where('status', which === 'to process' ? '<>' : '=', which === 'to process' ? 'duplicate' : which)
+    .executeTakeFirstOrThrow()
+  return row.n
+}
+
+/** The counts the submission's batches have added up so far. */
+async function storedCounts(db: Db, submissionId: number): Promise<ProcessCounts> {
+  const row = await db
+    .selectFrom('intake.submission')
+    .select('counts')
+    .where('id', '=', submissionId)
+    .executeTakeFirstOrThrow()
+  return { ...emptyCounts(), ...(row.counts as Partial<ProcessCounts>) }
 }
 
 /**

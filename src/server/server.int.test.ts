@@ -1,51 +1,42 @@
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
-import pino from 'pino'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { describeEachDialect, masterKeyEnv } from '../../test/support/database.js'
-import { loadConfig } from '../config/index.js'
+import { describeEachDialect } from '../../test/support/database.js'
+import { startTestServer } from '../../test/support/server.js'
 import { TokumeiError } from '../model/index.js'
-import { openRuntime, type Runtime } from '../runtime/index.js'
-import { buildServer } from './index.js'
+import type { Runtime } from '../runtime/index.js'
 
 const CANARIES = ['山田太郎', 'ヤマダタロウ', '090-1234-5678', '東京都千代田区千代田1-1', 'P0012345']
 
 describeEachDialect('HTTP server', (t) => {
   let app: FastifyInstance
   let runtime: Runtime
-  let logs = ''
+  let logs: () => string
 
   beforeAll(async () => {
-    const config = loadConfig({
-      env: { TOKUMEI_MASTER_KEY: masterKeyEnv(t.master) },
-      cwd: mkdtempSync(join(tmpdir(), 'tk-srv-')),
-    })
-    runtime = await openRuntime(config, { db: t.db, actor: 'system:test' })
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        logs += chunk
-        done()
+    const server = await startTestServer(t, {
+      // Routes a later issue would add, to exercise the shared error mapping.
+      routes: (app) => {
+        app.get('/test/forbidden', async () => {
+          throw new TokumeiError('Only reviewers may see this.', {
+            code: 'auth.forbidden',
+            kind: 'forbidden',
+          })
+        })
+        app.get('/test/crash', async () => {
+          throw new Error(`unexpected ${CANARIES.join(' ')}`)
+        })
+        app.post(
+          '/test/echo',
+          { schema: { body: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } } } },
+          async () => ({
+            ok: true,
+          }),
+        )
       },
     })
-    app = await buildServer(runtime, { logger: pino({ level: 'trace' }, sink) })
-    // Routes a later issue would add, to exercise the shared error mapping.
-    app.get('/test/forbidden', async () => {
-      throw new TokumeiError('Only reviewers may see this.', { code: 'auth.forbidden', kind: 'forbidden' })
-    })
-    app.get('/test/crash', async () => {
-      throw new Error(`unexpected ${CANARIES.join(' ')}`)
-    })
-    app.post(
-      '/test/echo',
-      { schema: { body: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } } } },
-      async () => ({
-        ok: true,
-      }),
-    )
-    await app.ready()
+    app = server.app
+    runtime = server.runtime
+    logs = server.logs
   })
 
   afterAll(async () => {
@@ -127,8 +118,8 @@ describeEachDialect('HTTP server', (t) => {
       payload: { n: 1, name: CANARIES[0], kana: CANARIES[1], address: CANARIES[3], patient_id: CANARIES[4] },
       headers: { 'x-patient': encodeURIComponent(CANARIES[4] as string) },
     })
-    const everything = `${crash.body}\n${logs}`
-    expect(logs).toContain('"route":"/test/echo"')
+    const everything = `${crash.body}\n${logs()}`
+    expect(logs()).toContain('"route":"/test/echo"')
     for (const canary of CANARIES) {
       expect(everything).not.toContain(canary)
       expect(everything).not.toContain(encodeURIComponent(canary))

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { afterAll } from 'vitest'
@@ -20,6 +20,15 @@ export function listFiles(root: string, dir = root): string[] {
     const p = join(dir, f)
     return statSync(p).isDirectory() ? listFiles(root, p) : [relative(root, p)]
   })
+}
+
+/** The institution code of the first hospital of a synthetic data set (from its truth/notices.csv). */
+export function firstHospital(dir: string): string {
+  const code = readFileSync(join(dir, 'truth', 'notices.csv'), 'utf8')
+    .split('\n')[1]
+    ?.split(',')[0]
+  if (!code) throw new Error(`${dir}/truth/notices.csv names no hospital`)
+  return code
 }
 
 /**

@@ -1,16 +1,13 @@
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import { gzipSync } from 'node:zlib'
 import type { FastifyInstance } from 'fastify'
-import pino from 'pino'
 import { pack } from 'tar-stream'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { describeEachDialect, masterKeyEnv } from '../../../test/support/database.js'
-import { listFiles, useSyntheticData } from '../../../test/support/files.js'
-import { loadConfig } from '../../config/index.js'
+import { describeEachDialect } from '../../../test/support/database.js'
+import { firstHospital, listFiles, useSyntheticData } from '../../../test/support/files.js'
+import { startTestServer } from '../../../test/support/server.js'
 import {
   addInstitution,
   type Receipt,
@@ -18,8 +15,7 @@ import {
   rotateInstitutionKey,
   verifyReceipt,
 } from '../../intake/index.js'
-import { openRuntime, type Runtime } from '../../runtime/index.js'
-import { buildServer } from '../index.js'
+import type { Runtime } from '../../runtime/index.js'
 
 const API = '/api/gateway/v1'
 const MAX_FILE_BYTES = 64 * 1024
@@ -42,7 +38,7 @@ const generate = useSyntheticData()
 describeEachDialect('gateway API', (t) => {
   let app: FastifyInstance
   let runtime: Runtime
-  let logs = ''
+  let logs: () => string
   let files: Array<{ path: string; bytes: Buffer }>
   let canaries: string[]
   let own: { code: string; apiKey: string }
@@ -51,9 +47,7 @@ describeEachDialect('gateway API', (t) => {
 
   beforeAll(async () => {
     const { dir } = await generate({ persons: 4, hospitals: 1, seed: 'gateway', formats: ['ssmix2'] })
-    const hospital = readFileSync(join(dir, 'truth', 'notices.csv'), 'utf8')
-      .split('\n')[1]
-      ?.split(',')[0] as string
+    const hospital = firstHospital(dir)
     const base = join(dir, hospital, 'ssmix2')
     files = listFiles(base).map((path) => ({ path, bytes: readFileSync(join(base, path)) }))
     canaries = [
@@ -63,19 +57,10 @@ describeEachDialect('gateway API', (t) => {
       // The hospital's patient IDs, as they appear in the storage paths.
       ...new Set(files.map((f) => f.path.split('/')[2] as string)),
     ]
-    const config = loadConfig({
-      env: { TOKUMEI_MASTER_KEY: masterKeyEnv(t.master), TOKUMEI_MAX_FILE_BYTES: String(MAX_FILE_BYTES) },
-      cwd: mkdtempSync(join(tmpdir(), 'tk-gw-')),
-    })
-    runtime = await openRuntime(config, { db: t.db, actor: 'system:test' })
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        logs += chunk
-        done()
-      },
-    })
-    app = await buildServer(runtime, { logger: pino({ level: 'trace' }, sink) })
-    await app.ready()
+    const server = await startTestServer(t, { env: { TOKUMEI_MAX_FILE_BYTES: String(MAX_FILE_BYTES) } })
+    app = server.app
+    runtime = server.runtime
+    logs = server.logs
     const a = await addInstitution(t.db.kysely, { code: hospital, name: '甲病院', noticeStart: '2020-01-01' })
     const b = await addInstitution(t.db.kysely, {
       code: '9900000001',
@@ -181,9 +166,9 @@ describeEachDialect('gateway API', (t) => {
     expect(missing.statusCode).toBe(404)
     expect((await put(id, first.path, first.bytes)).json()).toMatchObject({ status: 'replaced' })
     for (const file of rest) expect((await put(id, file.path, file.bytes)).statusCode).toBe(200)
-    const escape = await put(id, '../../etc/passwd', Buffer.from('root:x:0:0'))
-    expect(escape.statusCode).toBe(200)
-    expect(escape.json()).toMatchObject({ status: 'quarantined', reason: expect.stringContaining('..') })
+    const escaping = await put(id, '../../etc/passwd', Buffer.from('root:x:0:0'))
+    expect(escaping.statusCode).toBe(200)
+    expect(escaping.json()).toMatchObject({ status: 'quarantined', reason: expect.stringContaining('..') })
 
     const sealed = await app.inject({
       method: 'POST',
@@ -279,10 +264,10 @@ describeEachDialect('gateway API', (t) => {
   })
 
   it('never lets a name, a patient ID or a key reach a response or a log line', async () => {
-    expect(logs).toContain(`${API}/submissions`)
+    expect(logs()).toContain(`${API}/submissions`)
     for (const canary of [...canaries, own.apiKey, other.apiKey]) {
-      expect(logs).not.toContain(canary)
-      expect(logs).not.toContain(encodeURIComponent(canary))
+      expect(logs()).not.toContain(canary)
+      expect(logs()).not.toContain(encodeURIComponent(canary))
     }
   })
 })
