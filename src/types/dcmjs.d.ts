@@ -6,8 +6,11 @@ declare module 'dcmjs' {
     meta: Record<string, { vr: string; Value: unknown[] }>
     write(options?: Record<string, unknown>): ArrayBuffer
   }
+  interface DcmjsLogger {
+    setLevel(level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent'): void
+  }
   const dcmjs: {
-    log: { setLevel(level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent'): void }
+    log: DcmjsLogger & { getLogger(name: string): DcmjsLogger }
     data: {
       DicomDict: new (meta: Record<string, unknown>) => DicomDictInstance
       DicomMessage: { readFile(buffer: ArrayBuffer, options?: Record<string, unknown>): DicomDictInstance }

@@ -17,8 +17,10 @@ export class DicomReadError extends TokumeiError {
 
 type Dataset = Record<string, unknown>
 
-// dcmjs logs warnings (VR fallbacks, character sets) to the console; tokumei reports through its errors.
+// dcmjs logs warnings (VR fallbacks, character sets) and validation errors (an unknown VR read as UN)
+// to the console; tokumei reports what matters through its own errors.
 dcmjs.log.setLevel('error')
+dcmjs.log.getLogger('validation.dcmjs').setLevel('silent')
 
 // ISO 2022 escape sequences of the Japanese character sets (DICOM PS3.3 C.12.1.1.2, PS3.5 6.1.2.5.3).
 const JIS_ESCAPES = ['\u001b$B', '\u001b$@', '\u001b(B', '\u001b(J', '\u001b(I', '\u001b$(D']
