@@ -2,6 +2,7 @@
 // validated with zod. A bad value is one sentence naming the key and the expected form; secrets are
 // never echoed back.
 export {
+  type AuthSettings,
   type Config,
   describeConfig,
   type IntakeSettings,

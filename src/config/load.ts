@@ -23,10 +23,19 @@ export interface Config {
   readonly jobs: { readonly pollMs: number; readonly leaseSeconds: number; readonly maxAttempts: number }
   readonly audit: { readonly checkpointSeconds: number }
   readonly intake: IntakeSettings
+  readonly auth: AuthSettings
   /** The YAML file that was read, if any. */
   readonly configFile: string | undefined
   /** Where each setting's value came from, by dotted path. */
   readonly sources: Readonly<Record<string, SettingSource>>
+}
+
+export interface AuthSettings {
+  readonly maxFailedLogins: number
+  readonly lockMinutes: number
+  readonly sessionIdleMinutes: number
+  readonly sessionHours: number
+  readonly resetCodeHours: number
 }
 
 export interface IntakeSettings {
@@ -126,6 +135,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       maxFileBytes: get<number>('intake.maxFileBytes') ?? 256 * 1024 ** 2,
       maxFieldChars: get<number>('intake.maxFieldChars') ?? 4096,
       batchItems: get<number>('intake.batchItems') ?? 2000,
+    }),
+    auth: Object.freeze({
+      maxFailedLogins: get<number>('auth.maxFailedLogins') ?? 5,
+      lockMinutes: get<number>('auth.lockMinutes') ?? 15,
+      sessionIdleMinutes: get<number>('auth.sessionIdleMinutes') ?? 15,
+      sessionHours: get<number>('auth.sessionHours') ?? 8,
+      resetCodeHours: get<number>('auth.resetCodeHours') ?? 24,
     }),
     configFile: fromFile ? file : undefined,
     sources: Object.freeze(sources),

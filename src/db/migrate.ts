@@ -3,11 +3,13 @@ import { TokumeiError } from '../model/index.js'
 import type { TokumeiDatabase } from './database.js'
 import * as m0001 from './migrations/0001-foundation.js'
 import * as m0002 from './migrations/0002-intake.js'
+import * as m0003 from './migrations/0003-accounts.js'
 
 /** Every migration, in order. Names are permanent: a released migration is never edited, only followed. */
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-foundation': m0001,
   '0002-intake': m0002,
+  '0003-accounts': m0003,
 }
 
 export const LATEST_MIGRATION = Object.keys(MIGRATIONS).at(-1) ?? ''

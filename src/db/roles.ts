@@ -68,7 +68,7 @@ export const ZONE_GRANTS: Readonly<Record<Zone, readonly SchemaGrant[]>> = {
 /** Tables a zone must not touch even though its schema grant would cover them. */
 const ZONE_EXCLUSIONS: Readonly<Record<Zone, readonly string[]>> = {
   gateway: [],
-  core: ['governance.account'],
+  core: ['governance.account', 'governance.session'],
   portal: [],
 }
 

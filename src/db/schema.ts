@@ -75,6 +75,28 @@ export interface AccountTable {
   must_change_password: ColumnType<boolean, boolean | undefined, boolean>
   created_at: Timestamp
   disabled_at: Date | null
+  totp_secret_enc: Uint8Array | null
+  totp_enabled_at: Date | null
+  totp_last_step: ColumnType<number | null, number | null | undefined, number | null>
+  failed_logins: ColumnType<number, number | undefined, number>
+  locked_until: Date | null
+  reset_code_hash: Uint8Array | null
+  reset_expires_at: Date | null
+  password_set_at: Date | null
+}
+
+/** governance.session — a signed-in person's session (cookie token kept as a digest). */
+export interface SessionTable {
+  id: Generated<number>
+  token_sha256: Uint8Array
+  csrf_sha256: Uint8Array
+  account_id: number
+  created_at: Timestamp
+  last_seen_at: Timestamp
+  expires_at: Date
+  source: string
+  revoked_at: Date | null
+  revoked_reason: string | null
 }
 
 /** governance.institution — a hospital, clinic or pharmacy that provides data (医療情報取扱事業者). */
@@ -215,6 +237,7 @@ export interface Schema {
   'audit.checkpoint': AuditCheckpointTable
   'jobs.job': JobTable
   'governance.account': AccountTable
+  'governance.session': SessionTable
   'governance.institution': InstitutionTable
   'governance.institution_key': InstitutionKeyTable
   'governance.holding': HoldingTable

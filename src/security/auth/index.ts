@@ -1,1 +1,21 @@
+export {
+  type Account,
+  AGENCY_ROLES,
+  type AgencyRole,
+  type AuthContext,
+  authenticateSession,
+  createAccount,
+  disableAccount,
+  listAccounts,
+  parseRoles,
+  parseUsername,
+  resetAccount,
+  revokeSessions,
+  type Session,
+  sessionRequired,
+  setUpAccount,
+  signIn,
+  signInFailed,
+  signOut,
+} from './accounts.js'
 export { hashPassword, oneTimePassword, verifyPassword } from './passwords.js'

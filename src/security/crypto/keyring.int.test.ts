@@ -24,7 +24,15 @@ describeEachDialect('keyring', (t) => {
     const purposes = (await t.db.kysely.selectFrom('keyring.data_key').select('purpose').execute()).map(
       (r) => r.purpose,
     )
-    expect(purposes.sort()).toEqual(['documents', 'hash', 'identity', 'packages', 'signing', 'spool'])
+    expect(purposes.sort()).toEqual([
+      'accounts',
+      'documents',
+      'hash',
+      'identity',
+      'packages',
+      'signing',
+      'spool',
+    ])
   })
 
   it('stores only wrapped keys: no data key appears in the table', async () => {
@@ -84,8 +92,8 @@ describeEachDialect('master key rotation', (t) => {
 
     const report = await rotateMasterKey(t.db, current, t.keyring, { actor: 'test', dataKeys: true })
     expect(report.previousKekId).toBe(t.master.id)
-    expect(report.rewrapped).toBe(6)
-    expect(report.addedDataKeys.map((k) => k.version)).toEqual([2, 2, 2, 2])
+    expect(report.rewrapped).toBe(7)
+    expect(report.addedDataKeys.map((k) => k.version)).toEqual([2, 2, 2, 2, 2])
     expect(statSync(file).mode & 0o777).toBe(0o600)
     expect(existsSync(`${file}.next`)).toBe(false)
 

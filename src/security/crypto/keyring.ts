@@ -18,7 +18,7 @@ import {
 import type { MasterKey } from './master-key.js'
 
 /** Data keys that encrypt; new versions can be added (`keys rotate --data-keys`), old ones still decrypt. */
-export const ENCRYPTION_PURPOSES = ['identity', 'spool', 'documents', 'packages'] as const
+export const ENCRYPTION_PURPOSES = ['identity', 'spool', 'documents', 'packages', 'accounts'] as const
 export type EncryptionPurpose = (typeof ENCRYPTION_PURPOSES)[number]
 
 /**
