@@ -8,4 +8,4 @@ export {
   operatorActor,
   type Runtime,
 } from './runtime.js'
-export { builtinHandlers, coreIntakeContext, createWorker, receiveContext } from './workers.js'
+export { authContext, builtinHandlers, coreIntakeContext, createWorker, receiveContext } from './workers.js'

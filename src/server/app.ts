@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import cookie from '@fastify/cookie'
 import helmet from '@fastify/helmet'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
@@ -14,6 +15,7 @@ import { fromDatabaseError } from '../db/index.js'
 import { isTokumeiError } from '../model/index.js'
 import type { Runtime } from '../runtime/index.js'
 import { TOKUMEI_VERSION } from '../version.js'
+import { authRoutes } from './routes/auth.js'
 import { gatewayRoutes } from './routes/gateway.js'
 import { healthRoutes } from './routes/health.js'
 
@@ -44,7 +46,10 @@ export async function buildServer(
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     trustProxy: false,
+    // Strict bodies: a field the schema does not name is refused (Fastify's default strips it).
+    ajv: { customOptions: { removeAdditional: false } },
   })
+  await app.register(cookie)
 
   // Our own request log: method, route pattern, status and time. Never the URL's query string, a
   // header value or a body — any of them could carry personal data.
@@ -149,6 +154,9 @@ export async function buildServer(
   await app.register(healthRoutes, { runtime, zone: options.zone })
   if (options.zone === undefined || options.zone === 'gateway') {
     await app.register(gatewayRoutes, { runtime, prefix: '/api/gateway/v1' })
+  }
+  if (options.zone === undefined || options.zone === 'portal') {
+    await app.register(authRoutes, { runtime, prefix: '/api/auth/v1' })
   }
   return app
 }
