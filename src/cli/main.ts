@@ -3,6 +3,7 @@ import { type Config, loadConfig, type Zone } from '../config/index.js'
 import { fromDatabaseError } from '../db/index.js'
 import { openRuntime, type Runtime } from '../runtime/index.js'
 import { TOKUMEI_VERSION } from '../version.js'
+import { registerAccountCommands } from './commands/account.js'
 import { registerAuditCommands } from './commands/audit.js'
 import { registerConfigCommands } from './commands/config.js'
 import { registerInitCommands } from './commands/init.js'
@@ -105,6 +106,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   registerInstitutionCommands(program, define)
   registerSubmitCommands(program, define)
   registerOptOutCommands(program, define)
+  registerAccountCommands(program, define)
   for (const command of program.commands) inheritSettings(command, io)
 
   try {

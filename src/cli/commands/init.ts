@@ -46,7 +46,7 @@ export function registerInitCommands(program: Command, define: Define): void {
             '',
             `First administrator: ${report.admin.username}`,
             `One-time password:   ${report.admin.oneTimePassword}`,
-            'It is shown only now and must be changed at first login.',
+            `It is shown only now. Set the password and the second factor with it: tokumei account setup ${report.admin.username} --code <one-time password>`,
           )
         }
         if (report.zoneLogins.length > 0) {

@@ -41,6 +41,9 @@ export interface Account {
   readonly id: number
   readonly username: string
   readonly roles: AgencyRole[]
+  /** The owner has set a password with the one-time code. */
+  readonly setUp: boolean
+  /** The TOTP second factor is active (from the first sign-in with one of its codes). */
   readonly secondFactor: boolean
   readonly locked: boolean
   readonly disabled: boolean
@@ -108,6 +111,7 @@ type AccountRow = {
   id: number
   username: string
   roles: string[]
+  must_change_password: boolean
   totp_enabled_at: Date | null
   locked_until: Date | null
   disabled_at: Date | null
@@ -118,6 +122,7 @@ const ACCOUNT_COLUMNS = [
   'id',
   'username',
   'roles',
+  'must_change_password',
   'totp_enabled_at',
   'locked_until',
   'disabled_at',
@@ -129,6 +134,7 @@ function toAccount(row: AccountRow, now: Date): Account {
     id: row.id,
     username: row.username,
     roles: row.roles as AgencyRole[],
+    setUp: !row.must_change_password,
     secondFactor: row.totp_enabled_at !== null,
     locked: row.locked_until !== null && row.locked_until > now,
     disabled: row.disabled_at !== null,
