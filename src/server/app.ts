@@ -15,6 +15,7 @@ import { fromDatabaseError } from '../db/index.js'
 import { isTokumeiError } from '../model/index.js'
 import type { Runtime } from '../runtime/index.js'
 import { TOKUMEI_VERSION } from '../version.js'
+import { enforceAccess } from './access.js'
 import { authRoutes } from './routes/auth.js'
 import { gatewayRoutes } from './routes/gateway.js'
 import { healthRoutes } from './routes/health.js'
@@ -50,6 +51,7 @@ export async function buildServer(
     ajv: { customOptions: { removeAdditional: false } },
   })
   await app.register(cookie)
+  enforceAccess(app, runtime)
 
   // Our own request log: method, route pattern, status and time. Never the URL's query string, a
   // header value or a body — any of them could carry personal data.
@@ -105,7 +107,9 @@ export async function buildServer(
     },
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+  app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () =>
+    app.swagger(),
+  )
 
   app.setErrorHandler((raw: FastifyError, request, reply) => {
     const mapped = fromDatabaseError(raw)

@@ -16,18 +16,21 @@ describeEachDialect('HTTP server', (t) => {
     const server = await startTestServer(t, {
       // Routes a later issue would add, to exercise the shared error mapping.
       routes: (app) => {
-        app.get('/test/forbidden', async () => {
+        app.get('/test/forbidden', { config: { access: 'public' } }, async () => {
           throw new TokumeiError('Only reviewers may see this.', {
             code: 'auth.forbidden',
             kind: 'forbidden',
           })
         })
-        app.get('/test/crash', async () => {
+        app.get('/test/crash', { config: { access: 'public' } }, async () => {
           throw new Error(`unexpected ${CANARIES.join(' ')}`)
         })
         app.post(
           '/test/echo',
-          { schema: { body: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } } } },
+          {
+            config: { access: 'public' },
+            schema: { body: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } } },
+          },
           async () => ({
             ok: true,
           }),

@@ -62,7 +62,10 @@ function setSessionCookie(reply: FastifyReply, value: string, expires: Date): vo
 export const authRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (app, { runtime }) => {
   app.post(
     '/login',
-    { schema: { tags: ['auth'], summary: 'Sign in with password and TOTP code', body: credentials } },
+    {
+      config: { access: 'public' },
+      schema: { tags: ['auth'], summary: 'Sign in with password and TOTP code', body: credentials },
+    },
     async (request, reply) => {
       const body = request.body as { username: string; password: string; code: string }
       const { token, csrf, session } = await signIn(authContext(runtime), { ...body, source: request.ip })
@@ -73,22 +76,27 @@ export const authRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (app, 
 
   app.post(
     '/logout',
-    { schema: { tags: ['auth'], summary: 'End the session (needs the CSRF header)' } },
+    {
+      config: { access: { roles: 'any' } },
+      schema: { tags: ['auth'], summary: 'End the session (needs the CSRF header)' },
+    },
     async (request, reply) => {
-      const session = await requestSession(runtime, request)
-      await signOut(authContext(runtime), session)
+      await signOut(authContext(runtime), request.session as Session)
       setSessionCookie(reply, '', new Date(0))
       return { ok: true }
     },
   )
 
-  app.get('/session', { schema: { tags: ['auth'], summary: 'Who is signed in' } }, async (request) => {
-    return { account: accountView(await requestSession(runtime, request)) }
-  })
+  app.get(
+    '/session',
+    { config: { access: { roles: 'any' } }, schema: { tags: ['auth'], summary: 'Who is signed in' } },
+    async (request) => ({ account: accountView(request.session as Session) }),
+  )
 
   app.post(
     '/setup',
     {
+      config: { access: 'public' },
       schema: {
         tags: ['auth'],
         summary: 'Set the password and get the TOTP secret with a one-time code',

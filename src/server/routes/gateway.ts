@@ -76,6 +76,7 @@ export const gatewayRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (ap
   app.post(
     '/submissions',
     {
+      config: { access: 'institution' },
       schema: {
         tags: ['gateway'],
         summary: 'Open a submission',
@@ -103,6 +104,7 @@ export const gatewayRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (ap
   app.put(
     '/submissions/:id/files',
     {
+      config: { access: 'institution' },
       schema: {
         tags: ['gateway'],
         summary: 'Send one file (raw bytes; gzip allowed)',
@@ -132,6 +134,7 @@ export const gatewayRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (ap
   app.get(
     '/submissions/:id/files',
     {
+      config: { access: 'institution' },
       schema: {
         tags: ['gateway'],
         summary: 'The SHA-256 of a file already received (to resume an upload)',
@@ -160,6 +163,7 @@ export const gatewayRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (ap
   app.put(
     '/submissions/:id/archive',
     {
+      config: { access: 'institution' },
       schema: {
         tags: ['gateway'],
         summary: 'Send a tar archive (optionally gzip), streamed',
@@ -185,6 +189,7 @@ export const gatewayRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (ap
   app.post(
     '/submissions/:id/seal',
     {
+      config: { access: 'institution' },
       schema: {
         tags: ['gateway'],
         summary: 'Seal the submission and get its receipt (受領記録)',
@@ -213,6 +218,7 @@ export const gatewayRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (ap
   app.get(
     '/submissions/:id',
     {
+      config: { access: 'institution' },
       schema: { tags: ['gateway'], summary: 'Status, counts and receipt of a submission', params: idParams },
     },
     async (request) => {
@@ -230,7 +236,10 @@ export const gatewayRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (ap
 
   app.get(
     '/holdings',
-    { schema: { tags: ['gateway'], summary: "What the agency holds of this institution's data (保有状況)" } },
+    {
+      config: { access: 'institution' },
+      schema: { tags: ['gateway'], summary: "What the agency holds of this institution's data (保有状況)" },
+    },
     async (request) => {
       const { institution } = who(request)
       const [holdings] = await readHoldings(runtime.db.kysely, institution.id)

@@ -31,6 +31,7 @@ export const healthRoutes: FastifyPluginAsync<{ runtime: Runtime; zone: Zone | u
   app.get(
     '/healthz',
     {
+      config: { access: 'public' },
       schema: {
         tags: ['operations'],
         summary: 'Liveness: the process answers',
@@ -43,6 +44,7 @@ export const healthRoutes: FastifyPluginAsync<{ runtime: Runtime; zone: Zone | u
   app.get(
     '/readyz',
     {
+      config: { access: 'public' },
       schema: {
         tags: ['operations'],
         summary: 'Readiness: the database answers',
