@@ -294,8 +294,7 @@ export async function setUpAccount(
     row.reset_expires_at > now &&
     timingSafeEqual(Buffer.from(row.reset_code_hash), sha256(input.code))
   const firstAdmin =
-    row !== undefined &&
-    row.must_change_password &&
+    row?.must_change_password === true &&
     row.reset_code_hash === null &&
     (await verifyPassword(row.password_hash, input.code))
   if (!row || row.disabled_at !== null || !row.must_change_password || !(codeMatches || firstAdmin)) {
