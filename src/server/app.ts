@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import cookie from '@fastify/cookie'
 import helmet from '@fastify/helmet'
+import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, {
@@ -51,6 +52,14 @@ export async function buildServer(
     ajv: { customOptions: { removeAdditional: false } },
   })
   await app.register(cookie)
+  // Limits are set per route (`config.rateLimit`), e.g. on sign-in: guessing is slowed per address.
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) =>
+      Object.assign(new Error(`Too many requests from this address: try again in ${context.after}.`), {
+        statusCode: context.statusCode,
+      }),
+  })
   enforceAccess(app, runtime)
 
   // Our own request log: method, route pattern, status and time. Never the URL's query string, a
@@ -129,8 +138,9 @@ export async function buildServer(
       })
     }
     if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      const code = error.statusCode === 429 ? 'request.rate_limited' : 'request.rejected'
       return reply.status(error.statusCode).send({
-        error: { code: 'request.rejected', message: error.message, details: {}, request_id: request.id },
+        error: { code, message: error.message, details: {}, request_id: request.id },
       })
     }
     // Unknown errors may quote data: log the class only, answer with the request id to quote.

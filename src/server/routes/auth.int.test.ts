@@ -79,6 +79,17 @@ describeEachDialect('sign-in API', (t) => {
     expect(anonymous.statusCode).toBe(401)
   })
 
+  it('slows guessing: after ten attempts a minute from one address, 429 with Retry-After', async () => {
+    let limited: Awaited<ReturnType<typeof login>> | undefined
+    for (let attempt = 0; attempt < 11 && !limited; attempt++) {
+      const res = await login('000000')
+      if (res.statusCode === 429) limited = res
+      else expect(res.statusCode).toBe(401)
+    }
+    expect(limited?.json().error.code).toBe('request.rate_limited')
+    expect(Number(limited?.headers['retry-after'])).toBeGreaterThan(0)
+  })
+
   it('never writes a password, a code or the TOTP secret to a log line', () => {
     const logs = server.logs()
     expect(logs).toContain(`${API}/login`)

@@ -43,6 +43,9 @@ const setup = {
   },
 } as const
 
+/** Sign-in and setup attempts per client address: enough for a person, too few for guessing. */
+const ATTEMPTS = { max: 10, timeWindow: '1 minute' } as const
+
 const accountView = (session: Session) => ({
   username: session.account.username,
   roles: session.account.roles,
@@ -63,7 +66,7 @@ export const authRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (app, 
   app.post(
     '/login',
     {
-      config: { access: 'public' },
+      config: { access: 'public', rateLimit: ATTEMPTS },
       schema: { tags: ['auth'], summary: 'Sign in with password and TOTP code', body: credentials },
     },
     async (request, reply) => {
@@ -96,7 +99,7 @@ export const authRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (app, 
   app.post(
     '/setup',
     {
-      config: { access: 'public' },
+      config: { access: 'public', rateLimit: ATTEMPTS },
       schema: {
         tags: ['auth'],
         summary: 'Set the password and get the TOTP secret with a one-time code',
