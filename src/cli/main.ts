@@ -10,6 +10,7 @@ import { registerInitCommands } from './commands/init.js'
 import { registerInstitutionCommands } from './commands/institution.js'
 import { registerJobCommands } from './commands/jobs.js'
 import { registerKeyCommands } from './commands/keys.js'
+import { registerMonitorCommands } from './commands/monitor.js'
 import { registerOptOutCommands } from './commands/optout.js'
 import { registerServeCommand } from './commands/serve.js'
 import { registerSubmitCommands } from './commands/submit.js'
@@ -107,6 +108,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   registerSubmitCommands(program, define)
   registerOptOutCommands(program, define)
   registerAccountCommands(program, define)
+  registerMonitorCommands(program, define)
   for (const command of program.commands) inheritSettings(command, io)
 
   try {

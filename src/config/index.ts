@@ -9,6 +9,7 @@ export {
   type LoadConfigOptions,
   type LogLevel,
   loadConfig,
+  type MonitorSettings,
   type SettingSource,
   ZONES,
   type Zone,

@@ -24,10 +24,18 @@ export interface Config {
   readonly audit: { readonly checkpointSeconds: number }
   readonly intake: IntakeSettings
   readonly auth: AuthSettings
+  readonly monitor: MonitorSettings
   /** The YAML file that was read, if any. */
   readonly configFile: string | undefined
   /** Where each setting's value came from, by dotted path. */
   readonly sources: Readonly<Record<string, SettingSource>>
+}
+
+export interface MonitorSettings {
+  readonly failedLogins: number
+  readonly windowMinutes: number
+  /** CIDR blocks sessions may come from; empty: any. */
+  readonly allowedNetworks: readonly string[]
 }
 
 export interface AuthSettings {
@@ -135,6 +143,16 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       maxFileBytes: get<number>('intake.maxFileBytes') ?? 256 * 1024 ** 2,
       maxFieldChars: get<number>('intake.maxFieldChars') ?? 4096,
       batchItems: get<number>('intake.batchItems') ?? 2000,
+    }),
+    monitor: Object.freeze({
+      failedLogins: get<number>('monitor.failedLogins') ?? 10,
+      windowMinutes: get<number>('monitor.windowMinutes') ?? 10,
+      allowedNetworks: Object.freeze(
+        (get<string>('monitor.allowedNetworks') ?? '')
+          .split(',')
+          .map((n) => n.trim())
+          .filter((n) => n !== ''),
+      ),
     }),
     auth: Object.freeze({
       maxFailedLogins: get<number>('auth.maxFailedLogins') ?? 5,

@@ -252,4 +252,35 @@ export const SETTINGS: readonly SettingSpec[] = [
     default: 24,
     doc: 'How long the one-time code of an admin reset (or a new account) stays valid.',
   },
+  {
+    path: 'monitor.failedLogins',
+    env: 'TOKUMEI_MONITOR_FAILED_LOGINS',
+    schema: integer(2, 1000),
+    kind: 'integer',
+    expected: 'an integer from 2 to 1000',
+    default: 10,
+    doc: 'Failed sign-ins (staff or API keys) from one address within the window that block the address.',
+  },
+  {
+    path: 'monitor.windowMinutes',
+    env: 'TOKUMEI_MONITOR_WINDOW_MINUTES',
+    schema: integer(1, 1440),
+    kind: 'integer',
+    expected: 'an integer from 1 to 1440 (minutes)',
+    default: 10,
+    doc: 'The window the monitor counts failures in.',
+  },
+  {
+    path: 'monitor.allowedNetworks',
+    env: 'TOKUMEI_ALLOWED_NETWORKS',
+    schema: z
+      .string()
+      .refine(
+        (v) => v.split(',').every((n) => n.trim() === '' || /^[0-9a-fA-F.:]+\/\d{1,3}$/.test(n.trim())),
+        'not a list of CIDR blocks',
+      ),
+    kind: 'string',
+    expected: 'comma-separated CIDR blocks, e.g. 10.0.0.0/8,192.168.10.0/24',
+    doc: 'Networks staff may sign in from; a sign-in from elsewhere blocks the account. Empty: any.',
+  },
 ]

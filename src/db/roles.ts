@@ -43,6 +43,8 @@ export const ZONE_GRANTS: Readonly<Record<Zone, readonly SchemaGrant[]>> = {
         'governance.institution': ['SELECT'],
         'governance.institution_key': ['SELECT'],
         'governance.holding': ['SELECT'],
+        // Blocks stop a key or an address at the gateway's door.
+        'governance.block': ['SELECT'],
       },
     },
   ],

@@ -99,6 +99,35 @@ export interface SessionTable {
   revoked_reason: string | null
 }
 
+/** governance.alert — what the monitor saw (rule, subject, the audit event that triggered it). */
+export interface AlertTable {
+  id: Generated<number>
+  at: Timestamp
+  rule: string
+  subject: string
+  message: string
+  event_seq: number
+  delivered_at: Date | null
+  delivery_error: string | null
+}
+
+/** governance.block — an account, API key or client address stopped until two people lift it. */
+export interface BlockTable {
+  id: Generated<number>
+  subject: string
+  alert_id: number
+  created_at: Timestamp
+  lift_requested_by: string | null
+  lift_requested_at: Date | null
+  lifted_by: string | null
+  lifted_at: Date | null
+}
+
+export interface MonitorCursorTable {
+  name: string
+  last_seq: number
+}
+
 /** governance.institution — a hospital, clinic or pharmacy that provides data (医療情報取扱事業者). */
 export interface InstitutionTable {
   id: Generated<number>
@@ -238,6 +267,9 @@ export interface Schema {
   'jobs.job': JobTable
   'governance.account': AccountTable
   'governance.session': SessionTable
+  'governance.alert': AlertTable
+  'governance.block': BlockTable
+  'governance.monitor_cursor': MonitorCursorTable
   'governance.institution': InstitutionTable
   'governance.institution_key': InstitutionKeyTable
   'governance.holding': HoldingTable

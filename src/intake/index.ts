@@ -6,6 +6,7 @@ export { checkRelativePath, detectFormat, displayPath, inflateFile } from './fil
 export { earliestDate, type NoticeDecision, noticeDecision } from './gate.js'
 export {
   addInstitution,
+  apiKeyRefused,
   authenticateInstitutionKey,
   findInstitution,
   type Institution,

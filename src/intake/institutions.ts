@@ -231,14 +231,19 @@ export async function listInstitutionKeys(
  * The institution an API key belongs to, or a 401 error. The message is the same for an unknown key,
  * a wrong secret and a revoked key, so the answer does not tell an attacker which part was right.
  */
+/** One answer for a missing, unknown, wrong, revoked or blocked key. */
+export function apiKeyRefused(): TokumeiError {
+  return new TokumeiError('The API key is missing, unknown or revoked.', {
+    code: 'auth.bad_api_key',
+    kind: 'unauthenticated',
+  })
+}
+
 export async function authenticateInstitutionKey(
   db: Db,
   apiKey: string | undefined,
 ): Promise<Institution & { keyId: string }> {
-  const denied = new TokumeiError('The API key is missing, unknown or revoked.', {
-    code: 'auth.bad_api_key',
-    kind: 'unauthenticated',
-  })
+  const denied = apiKeyRefused()
   const match = apiKey ? KEY.exec(apiKey.trim()) : null
   if (!match) throw denied
   const [, keyId, secret] = match as unknown as [string, string, string]

@@ -8,4 +8,11 @@ export {
   operatorActor,
   type Runtime,
 } from './runtime.js'
-export { authContext, builtinHandlers, coreIntakeContext, createWorker, receiveContext } from './workers.js'
+export {
+  authContext,
+  builtinHandlers,
+  coreIntakeContext,
+  createWorker,
+  monitorContext,
+  receiveContext,
+} from './workers.js'

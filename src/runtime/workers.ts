@@ -10,7 +10,7 @@ import {
 } from '../intake/index.js'
 import { type JobHandler, type PeriodicTask, Worker, type WorkerEvents } from '../jobs/index.js'
 import { TokumeiError } from '../model/index.js'
-import { type AuthContext, writeCheckpoint } from '../security/index.js'
+import { type AuthContext, type MonitorContext, writeCheckpoint } from '../security/index.js'
 import type { Runtime } from './runtime.js'
 
 /** What the core's intake needs from the runtime. */
@@ -36,6 +36,11 @@ export function receiveContext(runtime: Runtime, actor: string = runtime.actor):
 }
 
 /** The job kinds this build of tokumei runs. Later modules add theirs here. */
+/** What the monitor needs from the runtime. */
+export function monitorContext(runtime: Runtime): MonitorContext {
+  return { db: runtime.db.kysely, keyring: runtime.keyring, settings: runtime.config.monitor }
+}
+
 /** What accounts, sign-in and sessions need from the runtime. */
 export function authContext(runtime: Runtime): AuthContext {
   return {

@@ -4,7 +4,8 @@ import pino from 'pino'
 import { ZONES, type Zone } from '../../config/index.js'
 import { describeFailure, type Worker } from '../../jobs/index.js'
 import { TokumeiError } from '../../model/index.js'
-import { createWorker, openRuntime } from '../../runtime/index.js'
+import { createWorker, monitorContext, openRuntime } from '../../runtime/index.js'
+import { startMonitor } from '../../security/index.js'
 import { buildServer } from '../../server/index.js'
 import type { Define } from '../main.js'
 
@@ -56,6 +57,7 @@ export function registerServeCommand(program: Command, define: Define): void {
         const runtime = await openRuntime(cfg, { zone })
         const logger = pino({ level: cfg.log.level, base: { zone: zone ?? 'all' } }, pino.destination(2))
         let worker: Worker | undefined
+        let monitor: ReturnType<typeof startMonitor> | undefined
         let workerDone: Promise<unknown> = Promise.resolve()
         let workersFailed = false
         try {
@@ -73,6 +75,11 @@ export function registerServeCommand(program: Command, define: Define): void {
               onLoopError: (error, count) =>
                 logger.error({ error, consecutive: count }, 'worker loop failed; retrying'),
             })
+            // The monitor runs beside the workers: a rule's hit blocks its subject within a pass.
+            monitor = startMonitor(monitorContext(runtime), {
+              onHit: (hit) => logger.warn({ rule: hit.rule, subject: hit.subject }, 'monitor: blocked'),
+              onError: (error) => logger.error({ error: describeFailure(error) }, 'monitor pass failed'),
+            })
             // A worker that gives up (database gone for good) stops the server: a supervisor restarts it.
             workerDone = worker.run().catch((error) => {
               logger.fatal({ error: describeFailure(error) }, 'workers stopped')
@@ -87,7 +94,7 @@ export function registerServeCommand(program: Command, define: Define): void {
           await new Promise<void>((resolve) => onShutdown(resolve))
           out.progress('Stopping: finishing the job in hand, closing connections…')
           worker?.stop()
-          await Promise.all([app.close(), workerDone])
+          await Promise.all([app.close(), workerDone, monitor?.stop()])
           if (workersFailed) return 1
           await runtime.audit({ action: 'server.stop', detail: { zone: zone ?? 'all' } })
           return 0

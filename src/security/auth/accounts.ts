@@ -6,6 +6,7 @@ import type { Schema } from '../../db/index.js'
 import { TokumeiError } from '../../model/index.js'
 import type { AuditEventInput } from '../audit/index.js'
 import type { Keyring } from '../crypto/index.js'
+import { blockedSubjects } from '../monitor/index.js'
 import { hashPassword, oneTimePassword, verifyPassword } from './passwords.js'
 
 /**
@@ -363,6 +364,8 @@ export async function signIn(
     throw await deny('unknown account')
   }
   if (row.disabled_at !== null) throw await deny('disabled')
+  const blocked = await blockedSubjects(context.db, [`account:${row.username}`, `source:${input.source}`])
+  if (blocked.size > 0) throw await deny(`blocked (${[...blocked].join(', ')})`)
   if (row.locked_until !== null && row.locked_until > now) throw await deny('locked')
   const passwordOk = await verifyPassword(row.password_hash, input.password)
   const secret = row.totp_secret_enc
@@ -497,6 +500,7 @@ export async function authenticateSession(
     throw sessionRequired()
   }
   if (row.locked_until !== null && row.locked_until > now) throw sessionRequired()
+  if ((await blockedSubjects(context.db, [`account:${row.username}`])).size > 0) throw sessionRequired()
   if (
     options.requireCsrf &&
     (!options.csrf || !timingSafeEqual(Buffer.from(row.csrf_sha256), sha256(options.csrf)))

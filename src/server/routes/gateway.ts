@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { DeclaredFormat } from '../../db/index.js'
 import {
+  apiKeyRefused,
   authenticateInstitutionKey,
   findSubmission,
   type Institution,
@@ -16,6 +17,7 @@ import {
 } from '../../intake/index.js'
 import { TokumeiError } from '../../model/index.js'
 import { type Runtime, receiveContext } from '../../runtime/index.js'
+import { blockedSubjects } from '../../security/index.js'
 
 /**
  * The gateway zone's API: the only inbound door for institutions. Every route needs the
@@ -57,13 +59,20 @@ export const gatewayRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (ap
     const header = request.headers.authorization
     const key = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : undefined
     try {
-      request.institution = await authenticateInstitutionKey(runtime.db.kysely, key)
+      const institution = await authenticateInstitutionKey(runtime.db.kysely, key)
+      // A key or an address the monitor blocked gets the same answer as a wrong key.
+      const blocked = await blockedSubjects(runtime.db.kysely, [
+        `key:${institution.keyId}`,
+        `source:${request.ip}`,
+      ])
+      if (blocked.size > 0) throw apiKeyRefused()
+      request.institution = institution
     } catch (error) {
       await runtime.audit({
         actor: 'gateway:anonymous',
         action: 'gateway.auth',
         outcome: 'denied',
-        detail: { route: request.routeOptions.url ?? '' },
+        detail: { route: request.routeOptions.url ?? '', source: request.ip },
       })
       throw error
     }
