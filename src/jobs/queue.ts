@@ -188,7 +188,8 @@ export async function releaseOrphanedLeases(
     if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue
     const result = await db
       .updateTable('jobs.job')
-      .set({ locked_until: sql`now()` })
+      // In the past, not now(): a claim in the same clock tick must see the lease as over.
+      .set({ locked_until: sql`now() - interval '1 second'` })
       .where('id', '=', job.id)
       .where('locked_by', '=', job.locked_by)
       .where('status', '=', 'running')
