@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Zone } from '../src/config/index.js'
 import { loadConfig } from '../src/config/index.js'
 import { openDatabase, type TokumeiDatabase } from '../src/db/index.js'
+import { addInstitution } from '../src/intake/index.js'
 import { enqueueJob } from '../src/jobs/index.js'
 import { createWorker, openRuntime } from '../src/runtime/index.js'
 import { loadKeyring, masterKeyId, recordAuditEvent, verifyAuditLog } from '../src/security/index.js'
@@ -197,6 +198,79 @@ describe.runIf(dialects().includes('postgres'))(
         expect((await verifyAuditLog(core.db.kysely, core.keyring)).ok).toBe(true)
       } finally {
         await core.close()
+      }
+    })
+
+    it('a gateway server on its own role serves institutions, and no request gets identity or clinical data out', async () => {
+      const { key: issued } = await addInstitution(owner.kysely, {
+        code: '1310000077',
+        name: '区域病院',
+        noticeStart: '2020-01-01',
+      })
+      // Real identity and clinical rows beside the probes, with the same canary.
+      await sql`insert into identity.patient (institution_id, local_hash, identity_enc) select id, sha256(convert_to('zone-test', 'UTF8')), convert_to('山田太郎', 'UTF8') from governance.institution where code = '1310000077'`.execute(
+        owner.kysely,
+      )
+      const config = loadConfig({
+        env: { TOKUMEI_MASTER_KEY: key.toString('base64'), TOKUMEI_GATEWAY_DATABASE_URL: zoneUrl.gateway },
+        cwd: mkdtempSync(join(tmpdir(), 'tk-zones-')),
+      })
+      const runtime = await openRuntime(config, { zone: 'gateway', actor: 'system:test' })
+      try {
+        const app = await buildServer(runtime, { zone: 'gateway' })
+        const auth = { authorization: `Bearer ${issued.apiKey}` }
+        const opened = await app.inject({
+          method: 'POST',
+          url: '/api/gateway/v1/submissions',
+          headers: auth,
+          payload: {},
+        })
+        expect(opened.statusCode).toBe(201)
+        const id = opened.json().id as number
+        const hostile = [
+          '../../identity/patient',
+          "x' union select identity_enc from identity.patient --",
+          '%00/clinical/probe',
+          'ssmix2/000/000/0000000001/-/ADT-00/0000000001_-_ADT-00_999999999999999_20240101000000000_-_1',
+        ]
+        const bodies: string[] = []
+        for (const path of hostile) {
+          const q = `path=${encodeURIComponent(path)}`
+          for (const request of [
+            {
+              method: 'PUT' as const,
+              url: `/api/gateway/v1/submissions/${id}/files?${q}`,
+              payload: Buffer.from('MSH|^~\\&|'),
+            },
+            { method: 'GET' as const, url: `/api/gateway/v1/submissions/${id}/files?${q}` },
+            { method: 'GET' as const, url: `/api/gateway/v1/submissions/${id}?${q}` },
+            { method: 'GET' as const, url: `/api/gateway/v1/holdings?${q}` },
+            { method: 'GET' as const, url: `/api/gateway/v1/${path}` },
+          ]) {
+            const res = await app.inject({
+              ...request,
+              headers: {
+                ...auth,
+                ...(request.payload ? { 'content-type': 'application/octet-stream' } : {}),
+              },
+            })
+            expect(res.statusCode, `${request.method} ${request.url}`).toBeLessThan(500)
+            bodies.push(res.body)
+          }
+        }
+        const sealed = await app.inject({
+          method: 'POST',
+          url: `/api/gateway/v1/submissions/${id}/seal`,
+          headers: auth,
+        })
+        expect(sealed.statusCode).toBe(200)
+        bodies.push(sealed.body)
+        // (The hostile paths themselves come back in outcomes: the client's own words, not stored data.)
+        const everything = bodies.join('\n')
+        expect(everything).not.toContain('山田太郎')
+        await app.close()
+      } finally {
+        await runtime.close()
       }
     })
 
