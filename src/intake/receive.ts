@@ -7,7 +7,7 @@ import type { IntakeSettings } from '../config/index.js'
 import type { DeclaredFormat, Schema } from '../db/index.js'
 import { enqueueJob } from '../jobs/index.js'
 import { TokumeiError } from '../model/index.js'
-import type { Keyring } from '../security/index.js'
+import { type Keyring, recordAuditEvent } from '../security/index.js'
 import { checkRelativePath, detectFormat, displayPath, inflateFile } from './files.js'
 import { submissionNotFound } from './listing.js'
 
@@ -374,7 +374,8 @@ export interface Receipt {
 
 /**
  * Closes a submission: files already received from the institution are marked duplicates, the
- * receipt is written and signed, and the core is given a job. Sealing twice returns the same receipt.
+ * receipt is written and signed, the core is given a job, and the receipt is audited
+ * (`intake.received`) — all in one transaction. Sealing twice returns the same receipt.
  */
 export async function sealSubmission(
   context: ReceiveContext,
@@ -389,7 +390,7 @@ export async function sealSubmission(
     const locked = await trx
       .selectFrom('intake.submission as s')
       .innerJoin('governance.institution as i', 'i.id', 's.institution_id')
-      .select(['s.status', 'i.code'])
+      .select(['s.status', 's.channel', 'i.code'])
       .where('s.id', '=', submissionId)
       .forUpdate('s')
       .executeTakeFirstOrThrow()
@@ -528,6 +529,13 @@ export async function sealSubmission(
         { maxAttempts: context.maxAttempts },
       )
     }
+    // The audit event last: it holds the audit chain's lock until the transaction ends.
+    await recordAuditEvent(trx, keyring, {
+      actor: context.actor,
+      action: 'intake.received',
+      target: `submission:${submissionId}`,
+      detail: { institution: locked.code, files: items.length, status, channel: locked.channel },
+    })
     return { ...body, signature: { keyId: signing.keyId, ed25519: signature.toString('base64') } }
   })
 }

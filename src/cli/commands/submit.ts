@@ -127,16 +127,6 @@ export function registerSubmitCommands(program: Command, define: Define): void {
           }
           await flush()
           const receipt = await sealSubmission(context, id)
-          await runtime.audit({
-            action: 'intake.received',
-            target: `submission:${id}`,
-            detail: {
-              institution: institution.code,
-              files: receipt.files,
-              status: receipt.status,
-              channel: 'cli',
-            },
-          })
           const lines = receiptLines(receipt)
           if (options.process && receipt.status === 'received') {
             const counts = await processSubmission(coreIntakeContext(runtime), id, {

@@ -208,19 +208,7 @@ export const gatewayRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (ap
     async (request) => {
       const { institution, actor } = who(request)
       const { id } = request.params as { id: number }
-      const receipt = await sealSubmission(receiveContext(runtime, actor), id, institution.id)
-      await runtime.audit({
-        actor,
-        action: 'intake.received',
-        target: `submission:${id}`,
-        detail: {
-          institution: institution.code,
-          files: receipt.files,
-          status: receipt.status,
-          channel: 'api',
-        },
-      })
-      return receipt
+      return sealSubmission(receiveContext(runtime, actor), id, institution.id)
     },
   )
 
