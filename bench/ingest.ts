@@ -77,6 +77,7 @@ async function endToEnd(db: TokumeiDatabase, code: string, files: readonly Incom
   const received = performance.now()
   const counts = await processSubmission(
     {
+      actor: 'bench',
       db: db.kysely,
       keyring,
       settings,

@@ -14,6 +14,7 @@ import { startTestServer, type TestServer } from './support/server.js'
 type Principal = 'anonymous' | 'institution' | (typeof AGENCY_ROLES)[number]
 const STAFF = AGENCY_ROLES
 const EVERYONE: readonly Principal[] = ['anonymous', 'institution', ...STAFF]
+const OFFICERS: readonly Principal[] = ['admin', 'security_officer']
 
 const EXPECTED: Readonly<Record<string, readonly Principal[]>> = {
   'GET /healthz': EVERYONE,
@@ -29,6 +30,11 @@ const EXPECTED: Readonly<Record<string, readonly Principal[]>> = {
   'POST /api/auth/v1/setup': EVERYONE,
   'GET /api/auth/v1/session': STAFF,
   'POST /api/auth/v1/logout': STAFF,
+  'GET /api/portal/v1/alerts': OFFICERS,
+  'POST /api/portal/v1/blocks/{id}/lift': OFFICERS,
+  'GET /api/portal/v1/approvals': OFFICERS,
+  'POST /api/portal/v1/approvals/{id}/approve': OFFICERS,
+  'POST /api/portal/v1/approvals/{id}/cancel': OFFICERS,
 }
 
 /** The answers of the access checks (a handler's own 401, e.g. a wrong password, is not one). */
@@ -48,6 +54,7 @@ function requestFor(method: string, path: string, submission: number) {
   if (path.endsWith('/login') || path.endsWith('/setup'))
     return { url, payload: { username: 'nobody.here', password: 'x', code: '123456' } }
   if (method === 'POST' && path.endsWith('/submissions')) return { url, payload: {} }
+  if (path.endsWith('/approve')) return { url, payload: { code: '123456' } }
   return { url, payload: undefined }
 }
 

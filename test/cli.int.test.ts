@@ -80,13 +80,12 @@ describe('tokumei on a machine with no configuration (the embedded default)', ()
     )
   })
 
-  it('keys rotate re-wraps the keys and the log still verifies', async () => {
+  it('keys rotate only records a request: one person alone changes no key', async () => {
     const before = readFileSync(join(cwd, 'data', 'master.key'), 'utf8')
     const rotate = await execCli(['keys', 'rotate', '--json'], { cwd })
     expect(rotate.code).toBe(0)
-    const report = JSON.parse(rotate.stdout)
-    expect(report.rewrapped).toBe(7)
-    expect(readFileSync(join(cwd, 'data', 'master.key'), 'utf8')).not.toBe(before)
+    expect(JSON.parse(rotate.stdout)).toMatchObject({ kind: 'keys.rotate', state: 'open' })
+    expect(readFileSync(join(cwd, 'data', 'master.key'), 'utf8')).toBe(before)
     expect((await execCli(['audit', 'verify'], { cwd })).code).toBe(0)
   })
 })

@@ -139,6 +139,11 @@ describe.runIf(dialects().includes('postgres'))(
         expect(await canSelect(db, 'clinical.probe')).toBe(true)
         expect(await canSelect(db, 'governance.probe')).toBe(true)
         expect(await canSelect(db, 'governance.account')).toBe(false)
+        // The monitor judges accounts by role: names and roles only, never a password or a secret.
+        await sql`select username, roles from governance.account`.execute(db.kysely)
+        await expect(sql`select password_hash from governance.account`.execute(db.kysely)).rejects.toThrow(
+          /permission denied/,
+        )
         await expect(sql`update audit.event set actor = 'x'`.execute(db.kysely)).rejects.toThrow(
           /permission denied/,
         )

@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander'
 import { type Config, loadConfig, type Zone } from '../config/index.js'
 import { fromDatabaseError } from '../db/index.js'
+import { TokumeiError } from '../model/index.js'
 import { openRuntime, type Runtime } from '../runtime/index.js'
+import { blockedSubjects } from '../security/index.js'
 import { TOKUMEI_VERSION } from '../version.js'
 import { registerAccountCommands } from './commands/account.js'
 import { registerAuditCommands } from './commands/audit.js'
@@ -12,10 +14,13 @@ import { registerJobCommands } from './commands/jobs.js'
 import { registerKeyCommands } from './commands/keys.js'
 import { registerMonitorCommands } from './commands/monitor.js'
 import { registerOptOutCommands } from './commands/optout.js'
+import { registerScheduleCommands } from './commands/schedule.js'
 import { registerServeCommand } from './commands/serve.js'
+import { registerSessionCommands } from './commands/session.js'
 import { registerSubmitCommands } from './commands/submit.js'
 import { registerSynthCommand } from './commands/synth.js'
 import { type CliIo, Output, processIo } from './io.js'
+import { RemoteClient } from './remote.js'
 
 /** What every command action receives: its output channel, the configuration, and the outside world. */
 export interface CommandContext {
@@ -29,6 +34,8 @@ export interface CommandContext {
    * `fn`, and closes it whatever happens.
    */
   withRuntime<T>(fn: (runtime: Runtime) => Promise<T>, zone?: Zone | 'owner'): Promise<T>
+  /** The API client when the command runs through a server (`--server URL` or TOKUMEI_SERVER). */
+  remote(): RemoteClient | undefined
 }
 
 export type CommandAction = (
@@ -37,8 +44,14 @@ export type CommandAction = (
   ...args: string[]
 ) => Promise<number | undefined>
 
-/** Wraps an action: builds its context from the global options and turns errors into exit codes. */
-export type Define = (action: CommandAction) => (...args: unknown[]) => Promise<void>
+/**
+ * Wraps an action: builds its context from the global options and turns errors into exit codes.
+ * `remote`: the command can also run through the API (`--server`); others refuse it.
+ */
+export type Define = (
+  action: CommandAction,
+  options?: { remote?: boolean },
+) => (...args: unknown[]) => Promise<void>
 
 const JSON_HELP = 'print the result as JSON'
 
@@ -53,6 +66,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     .version(TOKUMEI_VERSION, '-V, --version')
     .option('--json', JSON_HELP)
     .option('-c, --config <file>', 'read settings from this YAML file (default ./tokumei.yaml)')
+    .option(
+      '--server <url>',
+      "run through this server's API with the session of `tokumei login` (default TOKUMEI_SERVER); without it, commands act on the core host directly",
+    )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({
@@ -62,7 +79,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     })
 
   const define: Define =
-    (action) =>
+    (action, defineOptions = {}) =>
     async (...args: unknown[]) => {
       const command = args.at(-1) as Command
       const options = command.optsWithGlobals() as Record<string, unknown>
@@ -81,9 +98,14 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
           process.once('SIGTERM', handler)
           process.once('SIGINT', handler)
         },
+        remote: () => {
+          const server = (options.server as string | undefined) ?? io.env.TOKUMEI_SERVER
+          return server ? new RemoteClient(server, io.env) : undefined
+        },
         withRuntime: async (fn, zone = 'core') => {
           const runtime = await openRuntime(context.config(), { zone: zone === 'owner' ? undefined : zone })
           try {
+            await refuseBlockedOperator(runtime)
             return await fn(runtime)
           } finally {
             await runtime.close()
@@ -91,6 +113,11 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
         },
       }
       try {
+        if (options.server !== undefined && !defineOptions.remote)
+          throw new TokumeiError(
+            `\`tokumei ${commandPath(command)}\` runs on the core host only; through --server: ${REMOTE_COMMANDS}.`,
+            { code: 'remote.unsupported', kind: 'invalid' },
+          )
         exitCode = (await action(context, options, ...positional)) ?? 0
       } catch (error) {
         exitCode = out.error(fromDatabaseError(error))
@@ -109,6 +136,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   registerOptOutCommands(program, define)
   registerAccountCommands(program, define)
   registerMonitorCommands(program, define)
+  registerScheduleCommands(program, define)
+  registerSessionCommands(program, define)
   for (const command of program.commands) inheritSettings(command, io)
 
   try {
@@ -127,6 +156,25 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     return new Output(io, argv.includes('--json')).error(error)
   }
   return exitCode
+}
+
+const REMOTE_COMMANDS = 'login, logout, alerts, unblock, approvals, approve'
+
+function commandPath(command: Command): string {
+  const names: string[] = []
+  for (let c: Command | null = command; c?.parent; c = c.parent) names.unshift(c.name())
+  return names.join(' ')
+}
+
+/** A core-host operator the monitor blocked runs no command until two other people lift the block. */
+async function refuseBlockedOperator(runtime: Runtime): Promise<void> {
+  if (!runtime.actor.startsWith('os:')) return
+  const blocked = await blockedSubjects(runtime.db.kysely, [runtime.actor])
+  if (blocked.size > 0)
+    throw new TokumeiError(
+      `${runtime.actor} is blocked by the monitor: two other people must lift the block (\`tokumei alerts\`, \`tokumei unblock\`).`,
+      { code: 'auth.blocked', kind: 'forbidden' },
+    )
 }
 
 function inheritSettings(command: Command, io: CliIo): void {

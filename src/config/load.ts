@@ -36,6 +36,13 @@ export interface MonitorSettings {
   readonly windowMinutes: number
   /** CIDR blocks sessions may come from; empty: any. */
   readonly allowedNetworks: readonly string[]
+  readonly volumeMinimum: number
+  readonly volumeFactor: number
+  readonly baselineDays: number
+  /** Where alerts are posted; undefined: stored only. */
+  readonly webhookUrl: string | undefined
+  /** The access schedule's time zone (IANA). */
+  readonly timeZone: string
 }
 
 export interface AuthSettings {
@@ -153,6 +160,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
           .map((n) => n.trim())
           .filter((n) => n !== ''),
       ),
+      volumeMinimum: get<number>('monitor.volumeMinimum') ?? 500,
+      volumeFactor: get<number>('monitor.volumeFactor') ?? 10,
+      baselineDays: get<number>('monitor.baselineDays') ?? 28,
+      webhookUrl: get<string>('monitor.webhookUrl') || undefined,
+      timeZone: get<string>('schedule.timeZone') ?? 'Asia/Tokyo',
     }),
     auth: Object.freeze({
       maxFailedLogins: get<number>('auth.maxFailedLogins') ?? 5,
@@ -217,6 +229,7 @@ function readYamlSettings(file: string): { values: Map<string, FileEntry> } {
 
 function fromEnvString(spec: SettingSpec, value: string): unknown {
   if (spec.kind === 'integer') return /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value
+  if (spec.kind === 'number') return /^-?\d+(\.\d+)?$/.test(value.trim()) ? Number(value.trim()) : value
   return value
 }
 

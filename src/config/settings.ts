@@ -11,7 +11,7 @@ export interface SettingSpec {
   readonly env: string
   /** Validates one value; environment strings are converted before this runs. */
   readonly schema: z.ZodType
-  readonly kind: 'string' | 'integer' | 'enum' | 'url'
+  readonly kind: 'string' | 'integer' | 'number' | 'enum' | 'url'
   /** The expected form, as the second half of "KEY must be …". */
   readonly expected: string
   readonly default?: string | number
@@ -282,5 +282,56 @@ export const SETTINGS: readonly SettingSpec[] = [
     kind: 'string',
     expected: 'comma-separated CIDR blocks, e.g. 10.0.0.0/8,192.168.10.0/24',
     doc: 'Networks staff may sign in from; a sign-in from elsewhere blocks the account. Empty: any.',
+  },
+  {
+    path: 'monitor.volumeMinimum',
+    env: 'TOKUMEI_MONITOR_VOLUME_MINIMUM',
+    schema: integer(10, 10_000_000),
+    kind: 'integer',
+    expected: 'an integer from 10 to 10000000 (events)',
+    default: 500,
+    doc: "Events by one account or API key within the window below which the volume rule never fires, whatever the actor's baseline.",
+  },
+  {
+    path: 'monitor.volumeFactor',
+    env: 'TOKUMEI_MONITOR_VOLUME_FACTOR',
+    schema: z.number().min(1.5).max(1000),
+    kind: 'number',
+    expected: 'a number from 1.5 to 1000',
+    default: 10,
+    doc: "How many times its busiest window of the baseline period an actor's events must reach to fire the volume rule.",
+  },
+  {
+    path: 'monitor.baselineDays',
+    env: 'TOKUMEI_MONITOR_BASELINE_DAYS',
+    schema: integer(1, 365),
+    kind: 'integer',
+    expected: 'an integer from 1 to 365 (days)',
+    default: 28,
+    doc: "The period an actor's baseline (its busiest window) is taken from.",
+  },
+  {
+    path: 'monitor.webhookUrl',
+    env: 'TOKUMEI_MONITOR_WEBHOOK_URL',
+    schema: z.string().refine((v) => v === '' || /^https?:\/\//.test(v), 'not an http(s) URL'),
+    kind: 'string',
+    expected: 'an http:// or https:// URL',
+    doc: 'Where every alert is posted as JSON (retried up to 5 times). Empty: alerts are only stored.',
+  },
+  {
+    path: 'schedule.timeZone',
+    env: 'TOKUMEI_TIME_ZONE',
+    schema: z.string().refine((v) => {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: v })
+        return true
+      } catch {
+        return false
+      }
+    }, 'not an IANA time zone'),
+    kind: 'string',
+    expected: 'an IANA time zone, e.g. Asia/Tokyo',
+    default: 'Asia/Tokyo',
+    doc: "The time zone of the access schedule's days and hours.",
   },
 ]

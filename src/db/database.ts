@@ -14,6 +14,11 @@ export interface TokumeiDatabase {
   readonly dialect: Dialect
   /** Where the data lives, safe to print: a directory, or host:port/database without credentials. */
   readonly location: string
+  /**
+   * LISTEN on a notification channel; `onNotify` hears each NOTIFY after its transaction commits.
+   * Returns the UNLISTEN. On a server, the listener holds one connection of its own.
+   */
+  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>
   close(): Promise<void>
 }
 
@@ -71,6 +76,24 @@ async function openServer(url: string, poolSize: number): Promise<TokumeiDatabas
     kysely,
     dialect: 'postgres',
     location,
+    async listen(channel, onNotify) {
+      const client = await pool.connect()
+      const handler = (message: pg.Notification) => {
+        if (message.channel === channel) onNotify()
+      }
+      client.on('notification', handler)
+      await client.query(`listen ${pg.escapeIdentifier(channel)}`)
+      return async () => {
+        client.off('notification', handler)
+        try {
+          await client.query(`unlisten ${pg.escapeIdentifier(channel)}`)
+          client.release()
+        } catch (error) {
+          // A connection that broke is dropped from the pool rather than lent again.
+          client.release(error instanceof Error ? error : true)
+        }
+      }
+    },
     close: () => kysely.destroy(),
   }
 }
@@ -101,12 +124,14 @@ async function openEmbedded(dir: string, create: boolean): Promise<TokumeiDataba
       { code: 'db.unavailable', kind: 'unavailable', cause: error },
     )
   }
-  const kysely = new Kysely<Schema>({ dialect: new PostgresDialect({ pool: new PGlitePool(pglite) }) })
+  const pool = new PGlitePool(pglite)
+  const kysely = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) })
   let closed = false
   return {
     kysely,
     dialect: 'pglite',
     location: inMemory ? 'memory' : dir,
+    listen: (channel, onNotify) => pool.listen(channel, onNotify),
     async close() {
       if (closed) return
       closed = true

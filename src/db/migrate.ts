@@ -5,6 +5,7 @@ import * as m0001 from './migrations/0001-foundation.js'
 import * as m0002 from './migrations/0002-intake.js'
 import * as m0003 from './migrations/0003-accounts.js'
 import * as m0004 from './migrations/0004-monitor.js'
+import * as m0005 from './migrations/0005-schedule.js'
 
 /** Every migration, in order. Names are permanent: a released migration is never edited, only followed. */
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -12,6 +13,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0002-intake': m0002,
   '0003-accounts': m0003,
   '0004-monitor': m0004,
+  '0005-schedule': m0005,
 }
 
 export const LATEST_MIGRATION = Object.keys(MIGRATIONS).at(-1) ?? ''

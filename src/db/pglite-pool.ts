@@ -56,6 +56,29 @@ export class PGlitePool implements PostgresPool {
     return client as unknown as PostgresPoolClient
   }
 
+  /**
+   * LISTEN on a channel, taking a turn like any borrower (a LISTEN issued in the middle of another
+   * borrower's transaction would join it). Returns the UNLISTEN.
+   */
+  async listen(channel: string, onNotify: () => void): Promise<() => Promise<void>> {
+    const turn = await this.connect()
+    let unlisten: () => Promise<void>
+    try {
+      unlisten = await this.#pglite.listen(channel, () => onNotify())
+    } finally {
+      turn.release()
+    }
+    return async () => {
+      if (this.#ended) return
+      const again = await this.connect()
+      try {
+        await unlisten()
+      } finally {
+        again.release()
+      }
+    }
+  }
+
   async end(): Promise<void> {
     if (this.#ended) return
     this.#ended = true

@@ -74,6 +74,13 @@ const ZONE_EXCLUSIONS: Readonly<Record<Zone, readonly string[]>> = {
   portal: [],
 }
 
+/** Columns of excluded tables a zone may still read: the monitor (core) judges accounts by role. */
+const ZONE_COLUMN_GRANTS: Readonly<Record<Zone, Readonly<Record<string, readonly string[]>>>> = {
+  gateway: {},
+  core: { 'governance.account': ['username', 'roles'] },
+  portal: {},
+}
+
 export const MANAGED_SCHEMAS = [
   'intake',
   'identity',
@@ -157,6 +164,10 @@ export async function applyZoneGrants(db: TokumeiDatabase, prefix: string): Prom
       await sql`grant select on public.tokumei_migration to ${r}`.execute(trx)
       for (const table of ZONE_EXCLUSIONS[zone]) {
         await sql`revoke all on ${ident(table)} from ${r}`.execute(trx)
+      }
+      for (const [table, columns] of Object.entries(ZONE_COLUMN_GRANTS[zone])) {
+        const list = sql.join(columns.map((c) => sql.id(c)))
+        await sql`grant select (${list}) on ${ident(table)} to ${r}`.execute(trx)
       }
     }
   })

@@ -109,6 +109,7 @@ export interface AlertTable {
   event_seq: number
   delivered_at: Date | null
   delivery_error: string | null
+  delivery_attempts: Generated<number>
 }
 
 /** governance.block — an account, API key or client address stopped until two people lift it. */
@@ -121,6 +122,42 @@ export interface BlockTable {
   lift_requested_at: Date | null
   lifted_by: string | null
   lifted_at: Date | null
+}
+
+/** governance.schedule — who may act, on what, when (an action no entry covers is unscheduled). */
+export interface ScheduleTable {
+  id: Generated<number>
+  who: string
+  actions: ColumnType<string[], string[] | undefined, string[]>
+  days: ColumnType<number[], number[] | undefined, number[]>
+  from_time: ColumnType<string, string | undefined, string>
+  to_time: ColumnType<string, string | undefined, string>
+  starts_at: Date | null
+  ends_at: Date | null
+  note: Generated<string>
+  created_by: string
+  created_at: Timestamp
+  removed_by: string | null
+  removed_at: Date | null
+}
+
+/** governance.approval — an operation that needs two people: one requests, another approves. */
+export interface ApprovalTable {
+  id: Generated<number>
+  kind: string
+  target: string
+  params: ColumnType<Record<string, unknown>, string | undefined, string>
+  requested_by: string
+  requested_person: string
+  requested_at: Timestamp
+  expires_at: Date
+  approved_by: string | null
+  approved_person: string | null
+  approved_at: Date | null
+  done_at: Date | null
+  result: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>
+  cancelled_by: string | null
+  cancelled_at: Date | null
 }
 
 export interface MonitorCursorTable {
@@ -269,6 +306,8 @@ export interface Schema {
   'governance.session': SessionTable
   'governance.alert': AlertTable
   'governance.block': BlockTable
+  'governance.schedule': ScheduleTable
+  'governance.approval': ApprovalTable
   'governance.monitor_cursor': MonitorCursorTable
   'governance.institution': InstitutionTable
   'governance.institution_key': InstitutionKeyTable

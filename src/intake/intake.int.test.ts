@@ -43,6 +43,7 @@ function contexts(t: TestDatabase, objectsDir: string, settings: IntakeSettings 
     maxAttempts: 3,
   }
   const core: CoreIntakeContext = {
+    actor: 'test',
     db: t.db.kysely,
     keyring: t.keyring,
     settings,

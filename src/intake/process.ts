@@ -22,7 +22,7 @@ import {
 } from '../identity/index.js'
 import type { PatientIdentity } from '../model/index.js'
 import { TokumeiError } from '../model/index.js'
-import type { AuditEventInput, Keyring } from '../security/index.js'
+import { type AuditEventInput, type Keyring, recordAuditEvent } from '../security/index.js'
 import { earliestDate, noticeDecision } from './gate.js'
 import { submissionNotFound } from './listing.js'
 import { checkRecord, type ParsedItem, type ParsedRecord, type Position, parseSpoolFile } from './parse.js'
@@ -42,6 +42,10 @@ export interface CoreIntakeContext {
   readonly settings: IntakeSettings
   readonly objects: ObjectStore
   audit(event: Omit<AuditEventInput, 'actor'>): Promise<unknown>
+  /** Who runs the work: named by every identity-vault read (`identity.read`). */
+  readonly actor: string
+  /** The job this work is part of; a vault read outside a job that reads the vault is an alert. */
+  readonly job?: { readonly id: number; readonly kind: string }
   /** Today as YYYY-MM-DD (tests move the clock through configuration, never here). */
   readonly today?: () => string
 }
@@ -381,6 +385,27 @@ async function storeCandidates(
   institution: InstitutionRef,
   candidates: readonly Candidate[],
 ): Promise<Partial<ProcessCounts>> {
+  const read = { patients: 0 }
+  const counts = await gateAndStore(db, context, institution, candidates, read)
+  // Every vault read is an audit event, the batch transaction's last write (the audit chain's lock is
+  // held from here to the commit only), so that the monitor sees which job read how many identities.
+  if (read.patients > 0)
+    await recordAuditEvent(db, context.keyring, {
+      actor: context.actor,
+      action: 'identity.read',
+      target: `institution:${institution.code}`,
+      detail: { patients: read.patients, job: context.job?.id ?? null, kind: context.job?.kind ?? null },
+    })
+  return counts
+}
+
+async function gateAndStore(
+  db: Db,
+  context: CoreIntakeContext,
+  institution: InstitutionRef,
+  candidates: readonly Candidate[],
+  read: { patients: number },
+): Promise<Partial<ProcessCounts>> {
   const counts: Partial<ProcessCounts> = { stored: 0, held: 0, refused: 0, superseded: 0, rows: 0 }
   if (candidates.length === 0) return counts
   const today = (context.today ?? todayIso)()
@@ -396,6 +421,7 @@ async function storeCandidates(
   await lockInstitutionVault(db, institution.id)
   const refused = await findOptOuts(db, institution.id, hashes)
   const vault = await findVaultPatients(db, context.keyring, institution.id, hashes)
+  read.patients += vault.size
 
   const held: Array<{ candidate: Candidate; holdUntil: string; group: Candidate[] }> = []
   const writes: IdentityWrite[] = []

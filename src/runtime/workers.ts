@@ -8,14 +8,16 @@ import {
   type ReceiveContext,
   releaseHeldRecords,
 } from '../intake/index.js'
-import { type JobHandler, type PeriodicTask, Worker, type WorkerEvents } from '../jobs/index.js'
+import { enqueueJob, type JobHandler, type PeriodicTask, Worker, type WorkerEvents } from '../jobs/index.js'
 import { TokumeiError } from '../model/index.js'
 import { type AuthContext, type MonitorContext, writeCheckpoint } from '../security/index.js'
 import type { Runtime } from './runtime.js'
 
-/** What the core's intake needs from the runtime. */
-export function coreIntakeContext(runtime: Runtime): CoreIntakeContext {
+/** What the core's intake needs from the runtime; `job` names the job the work belongs to. */
+export function coreIntakeContext(runtime: Runtime, job?: { id: number; kind: string }): CoreIntakeContext {
   return {
+    actor: runtime.actor,
+    ...(job ? { job: { id: job.id, kind: job.kind } } : {}),
     db: runtime.db.kysely,
     keyring: runtime.keyring,
     settings: runtime.config.intake,
@@ -63,7 +65,7 @@ export function builtinHandlers(runtime: Runtime): Map<string, JobHandler> {
             kind: 'invalid',
           })
         }
-        const counts = await processSubmission(coreIntakeContext(runtime), submission, {
+        const counts = await processSubmission(coreIntakeContext(runtime, job), submission, {
           signal: context.signal,
           onBatch: context.extendLease,
           onProgress: (done, total) => context.progress(done, total, 'file(s)'),
@@ -78,8 +80,8 @@ export function builtinHandlers(runtime: Runtime): Map<string, JobHandler> {
     ],
     [
       'intake.release-held',
-      async () => {
-        const result = await releaseHeldRecords(coreIntakeContext(runtime))
+      async (job) => {
+        const result = await releaseHeldRecords(coreIntakeContext(runtime, job))
         return { ...result }
       },
     ],
@@ -120,8 +122,18 @@ export function createWorker(runtime: Runtime, events?: WorkerEvents): Worker {
       name: 'intake.release-held',
       everyMs: 60 * 60 * 1000,
       alsoOnStop: false,
+      // As a job (once per hour whichever worker comes first), since it reads the identity vault.
       run: async () => {
-        await releaseHeldRecords(coreIntakeContext(runtime))
+        const held = await runtime.db.kysely.selectFrom('intake.held_record').select('id').limit(1).execute()
+        if (held.length === 0) return
+        await enqueueJob(
+          runtime.db.kysely,
+          {
+            kind: 'intake.release-held',
+            idempotencyKey: `intake.release-held:${new Date().toISOString().slice(0, 13)}`,
+          },
+          { maxAttempts: runtime.config.jobs.maxAttempts },
+        )
       },
     },
     {

@@ -20,6 +20,7 @@ import { enforceAccess } from './access.js'
 import { authRoutes } from './routes/auth.js'
 import { gatewayRoutes } from './routes/gateway.js'
 import { healthRoutes } from './routes/health.js'
+import { securityRoutes } from './routes/security.js'
 
 export interface BuildServerOptions {
   /** One zone's routes only; undefined serves all three zones (the embedded default). */
@@ -171,6 +172,7 @@ export async function buildServer(
   }
   if (options.zone === undefined || options.zone === 'portal') {
     await app.register(authRoutes, { runtime, prefix: '/api/auth/v1' })
+    await app.register(securityRoutes, { runtime, prefix: '/api/portal/v1' })
   }
   return app
 }

@@ -1,6 +1,3 @@
-import { readFileSync } from 'node:fs'
-import { createInterface } from 'node:readline'
-import { Writable } from 'node:stream'
 import type { Command } from 'commander'
 import { TokumeiError } from '../../model/index.js'
 import { authContext } from '../../runtime/index.js'
@@ -13,38 +10,7 @@ import {
   setUpAccount,
 } from '../../security/index.js'
 import type { Define } from '../main.js'
-
-/** A password from a file (`-`: standard input), or typed at a terminal without echo. */
-async function readPassword(file: string | undefined, prompt: (text: string) => void): Promise<string> {
-  if (file !== undefined) {
-    const text = readFileSync(file === '-' ? 0 : file, 'utf8')
-    return text.replace(/\r?\n$/, '')
-  }
-  if (!process.stdin.isTTY) {
-    throw new TokumeiError('Give the new password with --password-file FILE (or - for standard input).', {
-      code: 'account.no_password',
-      kind: 'invalid',
-    })
-  }
-  const silent = new Writable({ write: (_chunk, _encoding, done) => done() })
-  const ask = (question: string) =>
-    new Promise<string>((resolve) => {
-      prompt(question)
-      const rl = createInterface({ input: process.stdin, output: silent, terminal: true })
-      rl.question('', (answer) => {
-        rl.close()
-        prompt('\n')
-        resolve(answer)
-      })
-    })
-  const first = await ask('New password: ')
-  if ((await ask('Again: ')) !== first)
-    throw new TokumeiError('The two passwords differ.', {
-      code: 'account.password_mismatch',
-      kind: 'invalid',
-    })
-  return first
-}
+import { readNewPassword } from '../secrets.js'
 
 export function registerAccountCommands(program: Command, define: Define): void {
   const account = program.command('account').description("the agency's staff accounts (password + TOTP)")
@@ -129,7 +95,7 @@ export function registerAccountCommands(program: Command, define: Define): void 
     .option('--password-file <file>', 'read the new password from FILE (- for standard input)')
     .action(
       define(async ({ withRuntime, out, io }, options, username) => {
-        const password = await readPassword(options.passwordFile as string | undefined, (t) =>
+        const password = await readNewPassword(options.passwordFile as string | undefined, (t) =>
           io.stderr.write(t),
         )
         return withRuntime(async (runtime) => {

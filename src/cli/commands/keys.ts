@@ -1,5 +1,8 @@
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
 import type { Command } from 'commander'
-import { rotateMasterKey } from '../../security/index.js'
+import { TokumeiError } from '../../model/index.js'
+import { requestApproval } from '../../security/index.js'
 import type { Define } from '../main.js'
 
 export function registerKeyCommands(program: Command, define: Define): void {
@@ -29,30 +32,43 @@ export function registerKeyCommands(program: Command, define: Define): void {
     )
   keys
     .command('rotate')
-    .description('replace the master key: re-wrap every data key under a new one; all data still decrypts')
+    .description(
+      'ask to replace the master key (every data key is re-wrapped; all data still decrypts): another person approves with `tokumei approve`, which rotates',
+    )
     .option('--data-keys', 'also start new versions of the encryption data keys (old versions still decrypt)')
     .option(
       '--new-key-file <path>',
       'where to write the new master key when the current one comes from TOKUMEI_MASTER_KEY',
     )
     .action(
-      define(async ({ withRuntime, out }, options) => {
+      define(async ({ withRuntime, out, io }, options) => {
         return withRuntime(async (runtime) => {
-          const report = await rotateMasterKey(runtime.db, runtime.master, runtime.keyring, {
-            actor: runtime.actor,
-            dataKeys: Boolean(options.dataKeys),
-            newKeyFile: options.newKeyFile as string | undefined,
-          })
-          const lines = [
-            `Master key rotated: ${report.previousKekId} → ${report.kekId}; ${report.rewrapped} data key(s) re-wrapped.`,
-            ...report.addedDataKeys.map((k) => `  new data key ${k.purpose} v${k.version}`),
-            runtime.master.source === 'env'
-              ? `The new key is in ${report.keyFile}: put its content in TOKUMEI_MASTER_KEY before the next start.`
-              : `The new key is in ${report.keyFile}. Backups taken before now still need the previous key.`,
-          ]
-          out.result(report, lines)
+          const newKeyFile = options.newKeyFile ? resolve(io.cwd, String(options.newKeyFile)) : undefined
+          // What the rotation would refuse is refused now, not when the approver runs it.
+          if (runtime.master.source === 'env' && !newKeyFile)
+            throw new TokumeiError(
+              'The master key comes from TOKUMEI_MASTER_KEY: pass --new-key-file PATH to receive the new key, then put it in TOKUMEI_MASTER_KEY.',
+              { code: 'keys.need_new_key_file', kind: 'invalid' },
+            )
+          if (newKeyFile && existsSync(newKeyFile))
+            throw new TokumeiError(`${newKeyFile} already exists: name a new file for the new master key.`, {
+              code: 'keys.new_key_file_exists',
+              kind: 'conflict',
+            })
+          const request = await requestApproval(
+            { db: runtime.db.kysely, keyring: runtime.keyring, actor: runtime.actor },
+            {
+              kind: 'keys.rotate',
+              target: `kek:${runtime.master.id}`,
+              params: { dataKeys: Boolean(options.dataKeys), ...(newKeyFile ? { newKeyFile } : {}) },
+            },
+          )
+          out.result(request, [
+            `Request ${request.id} recorded: ${request.description}.`,
+            `Another person (admin or security officer) rotates it on this host with \`tokumei approve ${request.id} --user NAME\` before ${request.expiresAt}.`,
+          ])
           return 0
-        }, 'owner') // re-wrapping writes the keyring, which only the owner connection may do
+        })
       }),
     )
 }

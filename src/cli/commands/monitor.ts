@@ -1,6 +1,33 @@
 import type { Command } from 'commander'
-import { listAlerts, voteToLift } from '../../security/index.js'
+import { TokumeiError } from '../../model/index.js'
+import { authContext, type Runtime } from '../../runtime/index.js'
+import {
+  type AlertView,
+  type ApprovalView,
+  approveRequest,
+  cancelApproval,
+  findApproval,
+  liftBlock,
+  listAlerts,
+  listApprovals,
+  requestLift,
+  rotateMasterKey,
+  verifyPerson,
+} from '../../security/index.js'
 import type { Define } from '../main.js'
+import { readCode, readPassword } from '../secrets.js'
+
+/**
+ * The monitor's alerts and the two-person requests, on the core host or through a server's API
+ * (`--server`). A request is made by one person (`unblock`, `keys rotate`) and approved by another
+ * (`approve`), who proves who they are with their own account: password and TOTP code on the core
+ * host, a fresh TOTP code on top of their session through the API.
+ */
+const alertLine = (a: AlertView) =>
+  `#${a.id} ${a.at} [${a.rule}] ${a.message}${a.block ? ` — block ${a.block.id}: ${a.block.state}` : ''}${a.delivery?.startsWith('failed') ? ` (webhook ${a.delivery})` : ''}`
+
+const approvalLine = (a: ApprovalView) =>
+  `#${a.id} ${a.state.padEnd(9)} ${a.description} — asked by ${a.requestedBy} at ${a.requestedAt}${a.approvedBy ? `, approved by ${a.approvedBy}` : ''}${a.state === 'open' ? ` (expires ${a.expiresAt})` : ''}`
 
 export function registerMonitorCommands(program: Command, define: Define): void {
   program
@@ -8,40 +35,177 @@ export function registerMonitorCommands(program: Command, define: Define): void 
     .description("the monitor's alerts, newest first, with the state of each block")
     .option('--limit <n>', 'at most this many', '100')
     .action(
-      define(async ({ withRuntime, out }, options) => {
-        return withRuntime(async (runtime) => {
-          const alerts = await listAlerts(runtime.db.kysely, Number(options.limit) || 100)
-          out.result(
-            alerts,
-            alerts.length > 0
-              ? alerts.map(
-                  (a) =>
-                    `#${a.id} ${a.at} [${a.rule}] ${a.message}${a.block ? ` — block ${a.block.id}: ${a.block.state}` : ''}`,
-                )
-              : 'No alerts.',
-          )
+      define(
+        async ({ withRuntime, out, remote }, options) => {
+          const limit = Number(options.limit) || 100
+          const api = remote()
+          const alerts = api
+            ? (await api.call<{ alerts: AlertView[] }>('GET', `/api/portal/v1/alerts?limit=${limit}`)).alerts
+            : await withRuntime((runtime) => listAlerts(runtime.db.kysely, limit))
+          out.result(alerts, alerts.length > 0 ? alerts.map(alertLine) : 'No alerts.')
           return 0
-        })
-      }),
+        },
+        { remote: true },
+      ),
     )
+
   program
     .command('unblock <block-id>')
-    .description('vote to lift a block: the first vote asks, a second person’s vote lifts it')
+    .description("ask for a block's lift; another person approves it with `tokumei approve`")
     .action(
-      define(async ({ withRuntime, out }, _options, id) => {
-        return withRuntime(async (runtime) => {
-          const state = await voteToLift(runtime.db.kysely, runtime.keyring, {
-            blockId: Number(id),
-            actor: runtime.actor,
-          })
+      define(
+        async ({ withRuntime, out, remote }, _options, id) => {
+          const blockId = positiveInteger(id, 'block')
+          const api = remote()
+          const request = api
+            ? (await api.call<{ approval: ApprovalView }>('POST', `/api/portal/v1/blocks/${blockId}/lift`))
+                .approval
+            : await withRuntime((runtime) =>
+                requestLift(
+                  { db: runtime.db.kysely, keyring: runtime.keyring, actor: runtime.actor },
+                  blockId,
+                ),
+              )
           out.result(
-            { block: Number(id), state },
-            state === 'lifted'
-              ? `Block ${id} lifted.`
-              : `Lift of block ${id} requested by ${runtime.actor}; another person must run \`tokumei unblock ${id}\` to lift it.`,
+            request,
+            `Request ${request.id} to lift block ${blockId} recorded; another person approves it with \`tokumei approve ${request.id}\` before ${request.expiresAt}.`,
           )
           return 0
-        })
-      }),
+        },
+        { remote: true },
+      ),
     )
+
+  const approvals = program.command('approvals').description('two-person requests: list and withdraw')
+  approvals
+    .command('list')
+    .description('open requests (all, with --all), newest first')
+    .option('--all', 'also approved, done, cancelled and expired ones')
+    .action(
+      define(
+        async ({ withRuntime, out, remote }, options) => {
+          const all = Boolean(options.all)
+          const api = remote()
+          const list = api
+            ? (await api.call<{ approvals: ApprovalView[] }>('GET', `/api/portal/v1/approvals?all=${all}`))
+                .approvals
+            : await withRuntime((runtime) => listApprovals(runtime.db.kysely, { all }))
+          out.result(list, list.length > 0 ? list.map(approvalLine) : 'No open requests.')
+          return 0
+        },
+        { remote: true },
+      ),
+    )
+  approvals
+    .command('cancel <id>')
+    .description('withdraw an open request')
+    .action(
+      define(
+        async ({ withRuntime, out, remote }, _options, id) => {
+          const requestId = positiveInteger(id, 'request')
+          const api = remote()
+          const request = api
+            ? (
+                await api.call<{ approval: ApprovalView }>(
+                  'POST',
+                  `/api/portal/v1/approvals/${requestId}/cancel`,
+                )
+              ).approval
+            : await withRuntime(async (runtime) => {
+                await cancelApproval(
+                  { db: runtime.db.kysely, keyring: runtime.keyring, actor: runtime.actor },
+                  requestId,
+                )
+                return findApproval(runtime.db.kysely, requestId)
+              })
+          out.result(request, `Request ${requestId} withdrawn.`)
+          return 0
+        },
+        { remote: true },
+      ),
+    )
+
+  program
+    .command('approve <id>')
+    .description(
+      "approve another person's request with your own account: on the core host --user and password + code; through --server, your session + code",
+    )
+    .option('--user <name>', 'your agency account (core host)')
+    .option('--password-file <file>', 'read your password from FILE (- for standard input; core host)')
+    .option('--code <code>', 'the current code of your authenticator app')
+    .action(
+      define(
+        async ({ withRuntime, out, remote, io }, options, id) => {
+          const requestId = positiveInteger(id, 'request')
+          const prompt = (text: string) => io.stderr.write(text)
+          const api = remote()
+          if (api) {
+            const code = await readCode(options.code, prompt)
+            const { approval } = await api.call<{ approval: ApprovalView }>(
+              'POST',
+              `/api/portal/v1/approvals/${requestId}/approve`,
+              { code },
+            )
+            out.result(approval, doneLine(approval))
+            return 0
+          }
+          if (typeof options.user !== 'string')
+            throw new TokumeiError(
+              'On the core host, name your agency account with --user NAME (and give --password-file and --code in scripts).',
+              { code: 'auth.no_user', kind: 'invalid' },
+            )
+          const password = await readPassword(options.passwordFile as string | undefined, prompt)
+          const code = await readCode(options.code, prompt)
+          // The owner's connection: reading accounts and, for a key rotation, rewriting the keyring.
+          const approval = await withRuntime(async (runtime) => {
+            const request = await findApproval(runtime.db.kysely, requestId)
+            const approver = await verifyPerson(authContext(runtime), {
+              username: String(options.user),
+              password,
+              code,
+              source: runtime.actor,
+            })
+            return approveRequest(
+              { db: runtime.db.kysely, keyring: runtime.keyring, actor: runtime.actor },
+              {
+                id: requestId,
+                approver,
+                inTransaction: request.kind === 'block.lift',
+                execute: (approved, db) =>
+                  approved.kind === 'block.lift'
+                    ? liftBlock(db, runtime.keyring, approved)
+                    : rotateKeys(runtime, approved),
+              },
+            )
+          }, 'owner')
+          out.result(approval, doneLine(approval))
+          return 0
+        },
+        { remote: true },
+      ),
+    )
+}
+
+function doneLine(approval: ApprovalView): string[] {
+  const lines = [`Request ${approval.id} approved by ${approval.approvedBy}: ${approval.description} — done.`]
+  const keyFile = approval.result?.keyFile
+  if (approval.kind === 'keys.rotate' && typeof keyFile === 'string')
+    lines.push(`The new master key is in ${keyFile}. Backups taken before now still need the previous key.`)
+  return lines
+}
+
+async function rotateKeys(runtime: Runtime, approved: ApprovalView): Promise<Record<string, unknown>> {
+  const report = await rotateMasterKey(runtime.db, runtime.master, runtime.keyring, {
+    actor: approved.approvedBy ?? runtime.actor,
+    dataKeys: approved.params.dataKeys === true,
+    newKeyFile: typeof approved.params.newKeyFile === 'string' ? approved.params.newKeyFile : undefined,
+  })
+  return { ...report }
+}
+
+function positiveInteger(value: string | undefined, what: string): number {
+  const n = Number(value)
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new TokumeiError(`"${value}" is not a ${what} number.`, { code: 'cli.bad_id', kind: 'invalid' })
+  return n
 }

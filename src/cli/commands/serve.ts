@@ -75,8 +75,9 @@ export function registerServeCommand(program: Command, define: Define): void {
               onLoopError: (error, count) =>
                 logger.error({ error, consecutive: count }, 'worker loop failed; retrying'),
             })
-            // The monitor runs beside the workers: a rule's hit blocks its subject within a pass.
+            // The monitor runs beside the workers and wakes on each audit append: a hit blocks at once.
             monitor = startMonitor(monitorContext(runtime), {
+              listen: (channel, onNotify) => runtime.db.listen(channel, onNotify),
               onHit: (hit) => logger.warn({ rule: hit.rule, subject: hit.subject }, 'monitor: blocked'),
               onError: (error) => logger.error({ error: describeFailure(error) }, 'monitor pass failed'),
             })

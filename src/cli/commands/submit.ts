@@ -10,7 +10,6 @@ import {
   listQuarantine,
   listSubmissions,
   openSubmission,
-  processSubmission,
   type Receipt,
   readReceipt,
   receiveFiles,
@@ -18,7 +17,7 @@ import {
   submissionNotFound,
 } from '../../intake/index.js'
 import { TokumeiError } from '../../model/index.js'
-import { coreIntakeContext, receiveContext } from '../../runtime/index.js'
+import { createWorker, receiveContext } from '../../runtime/index.js'
 import type { Output } from '../io.js'
 import type { Define } from '../main.js'
 
@@ -129,12 +128,23 @@ export function registerSubmitCommands(program: Command, define: Define): void {
           const receipt = await sealSubmission(context, id)
           const lines = receiptLines(receipt)
           if (options.process && receipt.status === 'received') {
-            const counts = await processSubmission(coreIntakeContext(runtime), id, {
-              onProgress: (done, total) =>
-                out.progress(`processing submission ${id}: ${done}/${total} file(s)`),
+            // Through the queue, as a worker would: the processing is a job (it reads the identity
+            // vault, which only jobs may do), and any other runnable job is done on the way.
+            const worker = createWorker(runtime, {
+              onJobProgress: (job, done, total, unit) =>
+                out.progress(`job ${job.id} (${job.kind}): ${done}/${total} ${unit}`),
+              onJobFailed: (job, error) => out.warn(`job ${job.id} (${job.kind}) failed: ${error}`),
             })
+            await worker.run({ untilIdle: true })
+            const summary = await findSubmission(runtime.db.kysely, id)
+            if (summary.status !== 'processed')
+              throw new TokumeiError(
+                `Submission ${id} was received but not processed (${summary.status}): see \`tokumei jobs status\` and run \`tokumei process --until-idle\`.`,
+                { code: 'submission.not_processed', kind: 'internal' },
+              )
+            const counts = summary.counts
             lines.push(
-              `Processed: ${counts.stored} record(s) stored (${counts.rows} rows), ${counts.held} held for the notice period, ${counts.refused} refused (opt-out), ${counts.quarantined} quarantined, ${counts.superseded} superseded.`,
+              `Processed: ${counts.stored ?? 0} record(s) stored (${counts.rows ?? 0} rows), ${counts.held ?? 0} held for the notice period, ${counts.refused ?? 0} refused (opt-out), ${counts.quarantined ?? 0} quarantined, ${counts.superseded ?? 0} superseded.`,
             )
             out.result({ receipt, processed: counts }, lines)
           } else {

@@ -340,6 +340,98 @@ export async function signIn(
   input: { username: string; password: string; code: string; source: string },
 ): Promise<{ token: string; csrf: string; session: Session }> {
   const now = clock(context)
+  const { row, timeStep } = await checkCredentials(context, { ...input, action: 'auth.login' }, now)
+  const sessionToken = token()
+  const csrf = token()
+  const expiresAt = new Date(now.getTime() + context.settings.sessionHours * 3_600_000)
+  const session = await context.db.transaction().execute(async (trx) => {
+    await acceptCredentials(trx, row.id, timeStep, now)
+    return trx
+      .insertInto('governance.session')
+      .values({
+        token_sha256: sha256(sessionToken),
+        csrf_sha256: sha256(csrf),
+        account_id: row.id,
+        created_at: now,
+        last_seen_at: now,
+        expires_at: expiresAt,
+        source: input.source.slice(0, 100),
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow()
+  })
+  await context.audit({
+    actor: `account:${row.username}`,
+    action: 'auth.login',
+    target: `session:${session.id}`,
+    detail: { source: input.source },
+  })
+  return {
+    token: sessionToken,
+    csrf,
+    session: {
+      id: session.id,
+      account: { ...toAccount(row, now), secondFactor: true },
+      expiresAt,
+    },
+  }
+}
+
+/**
+ * A person proves who they are for one act that needs it (approving a two-person request): password
+ * and TOTP code, or — with a live session, which had both — a fresh TOTP code alone. Failures count
+ * toward the lockout like failed sign-ins and are audited as `auth.verify`. Returns the account.
+ */
+export async function verifyPerson(
+  context: AuthContext,
+  input: { username: string; password?: string; code: string; source: string; session?: Session },
+): Promise<Account> {
+  const now = clock(context)
+  const { row, timeStep } = await checkCredentials(context, { ...input, action: 'auth.verify' }, now)
+  await acceptCredentials(context.db, row.id, timeStep, now)
+  await context.audit({
+    actor: `account:${row.username}`,
+    action: 'auth.verify',
+    target: `account:${row.id}`,
+    detail: { source: input.source, factors: input.session ? 'session+totp' : 'password+totp' },
+  })
+  return { ...toAccount(row, now), secondFactor: true }
+}
+
+async function acceptCredentials(
+  db: Db,
+  accountId: number,
+  timeStep: number | null,
+  now: Date,
+): Promise<void> {
+  await db
+    .updateTable('governance.account')
+    .set({
+      failed_logins: 0,
+      locked_until: null,
+      totp_last_step: timeStep,
+      totp_enabled_at: sql`coalesce(totp_enabled_at, ${now})`,
+    })
+    .where('id', '=', accountId)
+    .execute()
+}
+
+/**
+ * Checks a name, password (unless a live session of that account vouches for it) and TOTP code;
+ * throws the one sign-in failure (audited under `action`, counted toward the lockout) otherwise.
+ */
+async function checkCredentials(
+  context: AuthContext,
+  input: {
+    username: string
+    password?: string
+    code: string
+    source: string
+    session?: Session
+    action: 'auth.login' | 'auth.verify'
+  },
+  now: Date,
+) {
   const username = input.username.trim()
   const row = /^[a-z][a-z0-9._-]{1,63}$/.test(username)
     ? await context.db
@@ -351,7 +443,7 @@ export async function signIn(
   const deny = async (reason: string) => {
     await context.audit({
       actor: `account:${row ? row.username : 'unknown'}`,
-      action: 'auth.login',
+      action: input.action,
       target: row ? `account:${row.id}` : null,
       outcome: 'denied',
       detail: { reason, source: input.source },
@@ -360,14 +452,17 @@ export async function signIn(
   }
   if (!row) {
     // Spend the same time as a real check, so that response times do not tell names apart.
-    await verifyPassword(await timingDummy(), input.password)
+    await verifyPassword(await timingDummy(), input.password ?? '')
     throw await deny('unknown account')
   }
   if (row.disabled_at !== null) throw await deny('disabled')
   const blocked = await blockedSubjects(context.db, [`account:${row.username}`, `source:${input.source}`])
   if (blocked.size > 0) throw await deny(`blocked (${[...blocked].join(', ')})`)
   if (row.locked_until !== null && row.locked_until > now) throw await deny('locked')
-  const passwordOk = await verifyPassword(row.password_hash, input.password)
+  const passwordOk =
+    input.session !== undefined
+      ? input.session.account.id === row.id
+      : await verifyPassword(row.password_hash, input.password ?? '')
   const secret = row.totp_secret_enc
     ? context.keyring.decryptText('accounts', row.totp_secret_enc, totpContext(row.id))
     : undefined
@@ -404,49 +499,7 @@ export async function signIn(
       })
     throw await deny(reason)
   }
-  const sessionToken = token()
-  const csrf = token()
-  const expiresAt = new Date(now.getTime() + context.settings.sessionHours * 3_600_000)
-  const session = await context.db.transaction().execute(async (trx) => {
-    await trx
-      .updateTable('governance.account')
-      .set({
-        failed_logins: 0,
-        locked_until: null,
-        totp_last_step: 'timeStep' in totp ? totp.timeStep : null,
-        totp_enabled_at: sql`coalesce(totp_enabled_at, ${now})`,
-      })
-      .where('id', '=', row.id)
-      .execute()
-    return trx
-      .insertInto('governance.session')
-      .values({
-        token_sha256: sha256(sessionToken),
-        csrf_sha256: sha256(csrf),
-        account_id: row.id,
-        created_at: now,
-        last_seen_at: now,
-        expires_at: expiresAt,
-        source: input.source.slice(0, 100),
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow()
-  })
-  await context.audit({
-    actor: `account:${row.username}`,
-    action: 'auth.login',
-    target: `session:${session.id}`,
-    detail: { source: input.source },
-  })
-  return {
-    token: sessionToken,
-    csrf,
-    session: {
-      id: session.id,
-      account: { ...toAccount(row, now), secondFactor: true },
-      expiresAt,
-    },
-  }
+  return { row, timeStep: 'timeStep' in totp ? totp.timeStep : null }
 }
 
 // An argon2id hash of a random value, for the time an unknown name would have cost (made once).
@@ -484,9 +537,12 @@ export async function authenticateSession(
       's.last_seen_at',
       's.revoked_at',
       ...ACCOUNT_COLUMNS.map((c) => `a.${c}` as const),
-      // A block by the monitor ends the session at once (one query per request, not two).
+      // A block by the monitor ends every session it finds (one query per request, not two): a
+      // session opened before a block stays dead after the lift; its owner signs in again.
       sql<boolean>`exists (select 1 from governance.block b
-        where b.subject = 'account:' || a.username and b.lifted_at is null)`.as('blocked'),
+        where b.subject = 'account:' || a.username and (b.lifted_at is null or b.created_at >= s.created_at))`.as(
+        'blocked',
+      ),
     ])
     .where('s.token_sha256', '=', sha256(sessionToken))
     .executeTakeFirst()
@@ -503,7 +559,15 @@ export async function authenticateSession(
     throw sessionRequired()
   }
   if (row.locked_until !== null && row.locked_until > now) throw sessionRequired()
-  if (row.blocked) throw sessionRequired()
+  if (row.blocked) {
+    await context.db
+      .updateTable('governance.session')
+      .set({ revoked_at: now, revoked_reason: 'blocked' })
+      .where('id', '=', row.session_id)
+      .where('revoked_at', 'is', null)
+      .execute()
+    throw sessionRequired()
+  }
   if (
     options.requireCsrf &&
     (!options.csrf || !timingSafeEqual(Buffer.from(row.csrf_sha256), sha256(options.csrf)))

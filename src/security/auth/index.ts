@@ -17,5 +17,6 @@ export {
   signIn,
   signInFailed,
   signOut,
+  verifyPerson,
 } from './accounts.js'
 export { hashPassword, oneTimePassword, verifyPassword } from './passwords.js'

@@ -1,10 +1,16 @@
 export {
   type AlertView,
+  AUDIT_CHANNEL,
   blockedSubjects,
+  blockSubject,
+  deliverAlerts,
   type Hit,
+  liftBlock,
   listAlerts,
   type MonitorContext,
+  type MonitorLoopOptions,
+  requestLift,
   runMonitorOnce,
   startMonitor,
-  voteToLift,
+  VAULT_READING_JOBS,
 } from './monitor.js'

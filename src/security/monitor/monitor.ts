@@ -3,18 +3,25 @@ import { type Kysely, sql } from 'kysely'
 import type { MonitorSettings } from '../../config/index.js'
 import type { Schema } from '../../db/index.js'
 import { TokumeiError } from '../../model/index.js'
-import { type AuditEventInput, recordAuditEvent } from '../audit/index.js'
+import { type ApprovalContext, type ApprovalView, requestApproval } from '../approvals/approvals.js'
+import { recordAuditEvent } from '../audit/index.js'
 import type { Keyring } from '../crypto/index.js'
+import { coveringEntry, type ScheduleEntry, scheduleNames } from '../schedule/schedule.js'
 
 /**
  * The monitor reads the audit log as it grows and applies its rules; a hit raises an alert and
- * blocks its subject — an account, an API key or a client address — which every sign-in, session and
- * gateway request checks. Lifting a block takes two different people. The monitor keeps its place in
- * the log (`governance.monitor_cursor`), so a restart neither misses nor repeats an event.
+ * blocks its subject — an account, an API key, a core-host operator or a client address — which every
+ * sign-in, session, gateway request and core-host command checks. Lifting a block takes two different
+ * people (`requestApproval` of kind `block.lift`). The monitor keeps its place in the log
+ * (`governance.monitor_cursor`), so a restart neither misses nor repeats an event; it wakes on the
+ * audit log's NOTIFY and looks again every second in any case.
  *
- * Rules here: repeated failed sign-ins (staff or API keys) from one address; a staff sign-in from a
- * network outside `monitor.allowedNetworks`. Later rules (schedule, volume, vault reads, downloads)
- * follow the same shape.
+ * Rules:
+ * - `failed-sign-ins` — repeated failed sign-ins (staff or API keys) from one address;
+ * - `unknown-network` — a staff sign-in from outside `monitor.allowedNetworks`;
+ * - `outside-schedule` — an action no entry of the access schedule covers;
+ * - `volume` — an account or API key far busier than its own busiest window of the baseline period;
+ * - `vault-read-outside-job` — identity-vault reads not made by a job that reads the vault.
  */
 type Db = Kysely<Schema>
 
@@ -26,6 +33,7 @@ export interface MonitorContext {
 
 interface MonitoredEvent {
   readonly seq: number
+  readonly at: Date
   readonly actor: string
   readonly action: string
   readonly outcome: string
@@ -34,11 +42,24 @@ interface MonitoredEvent {
 
 export interface Hit {
   readonly rule: string
+  /** What is blocked (`account:…`, `key:…`, `os:…`, `source:…`), or the actor when nothing can be. */
   readonly subject: string
   readonly message: string
+  /** False when the subject cannot be blocked (e.g. a system actor): the alert is raised alone. */
+  readonly block: boolean
 }
 
-const FAILED_SIGN_INS = ['auth.login', 'gateway.auth']
+const FAILED_SIGN_INS = ['auth.login', 'auth.verify', 'gateway.auth']
+
+/** Job kinds whose work reads the identity vault; a read by anything else is an alert. */
+export const VAULT_READING_JOBS: readonly string[] = ['intake.process', 'intake.release-held', 'link.run']
+
+/** What blocking an audit actor stops: the account, the API key, or the core-host operator. */
+export function blockSubject(actor: string): string | undefined {
+  if (/^(account|os):.+$/.test(actor)) return actor
+  const key = /^institution:[^/]+\/key:(.+)$/.exec(actor)
+  return key ? `key:${key[1]}` : undefined
+}
 
 function networks(settings: MonitorSettings): BlockList | undefined {
   if (settings.allowedNetworks.length === 0) return undefined
@@ -50,8 +71,61 @@ function networks(settings: MonitorSettings): BlockList | undefined {
   return list
 }
 
+/** What one pass reads once: the schedule as it stood over the pass's events, and account roles. */
+interface PassState {
+  readonly allowed: BlockList | undefined
+  readonly schedule: ReadonlyArray<ScheduleEntry & { removedAt: Date | null; created: Date }>
+  readonly roles: Map<string, string[]>
+}
+
+async function loadPassState(db: Db, settings: MonitorSettings, since: Date): Promise<PassState> {
+  const rows = await db
+    .selectFrom('governance.schedule')
+    .selectAll()
+    .where((eb) => eb.or([eb('removed_at', 'is', null), eb('removed_at', '>', since)]))
+    .execute()
+  return {
+    allowed: networks(settings),
+    schedule: rows.map((r) => ({
+      id: r.id,
+      who: r.who,
+      actions: r.actions,
+      days: r.days.map(Number),
+      from: r.from_time.slice(0, 5),
+      to: r.to_time.slice(0, 5),
+      startsAt: r.starts_at?.toISOString() ?? null,
+      endsAt: r.ends_at?.toISOString() ?? null,
+      note: r.note,
+      createdBy: r.created_by,
+      createdAt: r.created_at.toISOString(),
+      created: r.created_at,
+      removedAt: r.removed_at,
+    })),
+    roles: new Map(),
+  }
+}
+
+async function rolesOf(db: Db, state: PassState, actor: string): Promise<string[]> {
+  const username = actor.slice('account:'.length)
+  let roles = state.roles.get(username)
+  if (!roles) {
+    const row = await db
+      .selectFrom('governance.account')
+      .select('roles')
+      .where('username', '=', username)
+      .executeTakeFirst()
+    roles = row?.roles ?? []
+    state.roles.set(username, roles)
+  }
+  return roles
+}
+
+/** The start of a subject's present judgement: events before its last lifted block were judged. */
+const sinceLastLift = (subject: string) =>
+  sql`coalesce((select max(lifted_at) from governance.block where subject = ${subject}), '-infinity')`
+
 /** The rules that one event can trigger. */
-async function evaluate(context: MonitorContext, event: MonitoredEvent, allowed?: BlockList): Promise<Hit[]> {
+async function evaluate(context: MonitorContext, state: PassState, event: MonitoredEvent): Promise<Hit[]> {
   const hits: Hit[] = []
   const source = typeof event.detail.source === 'string' ? event.detail.source : undefined
   if (FAILED_SIGN_INS.includes(event.action) && event.outcome === 'denied' && source) {
@@ -59,30 +133,103 @@ async function evaluate(context: MonitorContext, event: MonitoredEvent, allowed?
       select count(*)::int as n from audit.event
       where action = any(${FAILED_SIGN_INS}::text[]) and outcome = 'denied' and detail->>'source' = ${source}
         and at > now() - make_interval(mins => ${context.settings.windowMinutes}) and seq <= ${event.seq}
-        -- Failures before a lifted block were judged already.
-        and at > coalesce((select max(lifted_at) from governance.block where subject = ${`source:${source}`}), '-infinity')`.execute(
-      context.db,
-    )
+        and at > ${sinceLastLift(`source:${source}`)}`.execute(context.db)
     const failures = rows[0]?.n ?? 0
     if (failures >= context.settings.failedLogins) {
       hits.push({
         rule: 'failed-sign-ins',
         subject: `source:${source}`,
         message: `${failures} failed sign-ins from ${source} within ${context.settings.windowMinutes} min`,
+        block: true,
       })
     }
   }
-  if (event.action === 'auth.login' && event.outcome === 'ok' && allowed && source) {
+  if (event.action === 'auth.login' && event.outcome === 'ok' && state.allowed && source) {
     const family = isIP(source) === 6 ? 'ipv6' : 'ipv4'
-    if (isIP(source) === 0 || !allowed.check(source, family)) {
+    if (isIP(source) === 0 || !state.allowed.check(source, family)) {
       hits.push({
         rule: 'unknown-network',
         subject: event.actor,
         message: `${event.actor} signed in from ${source}, outside the allowed networks`,
+        block: true,
+      })
+    }
+  }
+  if (event.outcome === 'ok') {
+    const roles = event.actor.startsWith('account:') ? await rolesOf(context.db, state, event.actor) : []
+    const names = scheduleNames(event.actor, roles)
+    if (names) {
+      // The schedule as it stood when the event happened.
+      const entries = state.schedule.filter(
+        (e) => e.created <= event.at && (e.removedAt === null || e.removedAt > event.at),
+      )
+      if (!coveringEntry(entries, names, event.action, event.at, context.settings.timeZone)) {
+        const subject = blockSubject(event.actor)
+        hits.push({
+          rule: 'outside-schedule',
+          subject: subject ?? event.actor,
+          message: `${event.actor} did ${event.action} at ${event.at.toISOString()}, outside the access schedule`,
+          block: subject !== undefined,
+        })
+      }
+    }
+  }
+  if (event.action === 'identity.read') {
+    const job = Number(event.detail.job)
+    const kind = String(event.detail.kind ?? '')
+    let inJob = VAULT_READING_JOBS.includes(kind) && Number.isSafeInteger(job) && job > 0
+    if (inJob) {
+      const row = await context.db
+        .selectFrom('jobs.job')
+        .select('id')
+        .where('id', '=', job)
+        .where('kind', '=', kind)
+        .where('status', '<>', 'queued')
+        .executeTakeFirst()
+      inJob = row !== undefined
+    }
+    if (!inJob) {
+      const subject = blockSubject(event.actor)
+      hits.push({
+        rule: 'vault-read-outside-job',
+        subject: subject ?? event.actor,
+        message: `${event.actor} read ${Number(event.detail.patients) || 0} identities outside a job that reads the vault`,
+        block: subject !== undefined,
       })
     }
   }
   return hits
+}
+
+/**
+ * The volume rule, once per pass for each account and API key that acted in it: the actor's events
+ * in the last window against `volumeFactor` × its busiest window of the baseline period (and at
+ * least `volumeMinimum`).
+ */
+async function evaluateVolume(context: MonitorContext, actor: string): Promise<Hit | undefined> {
+  const subject = blockSubject(actor)
+  if (!subject || !/^(account|key):/.test(subject)) return undefined
+  const { volumeMinimum, volumeFactor, baselineDays, windowMinutes } = context.settings
+  const window = sql`make_interval(mins => ${windowMinutes})`
+  const recent = await sql<{ n: number }>`
+    select count(*)::int as n from audit.event
+    where actor = ${actor} and at > now() - ${window} and at > ${sinceLastLift(subject)}`.execute(context.db)
+  const count = recent.rows[0]?.n ?? 0
+  if (count < volumeMinimum) return undefined
+  const baseline = await sql<{ peak: number }>`
+    select coalesce(max(n), 0)::int as peak from (
+      select count(*) as n from audit.event
+      where actor = ${actor} and at > now() - make_interval(days => ${baselineDays}) and at <= now() - ${window}
+      group by date_bin(${window}, at, timestamptz '2000-01-01')) w`.execute(context.db)
+  const peak = baseline.rows[0]?.peak ?? 0
+  const threshold = Math.max(volumeMinimum, Math.ceil(volumeFactor * peak))
+  if (count < threshold) return undefined
+  return {
+    rule: 'volume',
+    subject,
+    message: `${actor}: ${count} actions within ${windowMinutes} min, against a busiest window of ${peak} in the last ${baselineDays} days`,
+    block: true,
+  }
 }
 
 /**
@@ -112,44 +259,65 @@ export async function runMonitorOnce(context: MonitorContext): Promise<Array<Hit
     }
     const events = await trx
       .selectFrom('audit.event')
-      .select(['seq', 'actor', 'action', 'outcome', 'detail'])
+      .select(['seq', 'at', 'actor', 'action', 'outcome', 'detail'])
       .where('seq', '>', cursor.last_seq)
       .orderBy('seq')
       .limit(1000)
       .execute()
     if (events.length === 0) return []
-    const allowed = networks(context.settings)
+    const passContext = { ...context, db: trx }
+    const state = await loadPassState(trx, context.settings, (events[0] as { at: Date }).at)
     const raised: Array<Hit & { alertId: number }> = []
-    for (const row of events) {
-      const event = { ...row, seq: Number(row.seq), detail: (row.detail ?? {}) as Record<string, unknown> }
-      if (event.action.startsWith('monitor.')) continue
-      for (const hit of await evaluate({ ...context, db: trx }, event, allowed)) {
-        const active = await trx
-          .selectFrom('governance.block')
-          .select('id')
-          .where('subject', '=', hit.subject)
-          .where('lifted_at', 'is', null)
-          .executeTakeFirst()
-        if (active) continue
-        const alert = await trx
-          .insertInto('governance.alert')
-          .values({ rule: hit.rule, subject: hit.subject, message: hit.message, event_seq: event.seq })
-          .returning('id')
-          .executeTakeFirstOrThrow()
+    const raise = async (hit: Hit, eventSeq: number) => {
+      const recent = await trx
+        .selectFrom('governance.alert as a')
+        .leftJoin('governance.block as b', 'b.alert_id', 'a.id')
+        .select('a.id')
+        .where('a.subject', '=', hit.subject)
+        .where((eb) =>
+          hit.block
+            ? eb.and([eb('b.id', 'is not', null), eb('b.lifted_at', 'is', null)])
+            : // An actor that cannot be blocked is alerted once per rule and window, not once per event.
+              eb.and([
+                eb('a.rule', '=', hit.rule),
+                eb('a.at', '>', sql<Date>`now() - make_interval(mins => ${context.settings.windowMinutes})`),
+              ]),
+        )
+        .executeTakeFirst()
+      if (recent) return
+      const alert = await trx
+        .insertInto('governance.alert')
+        .values({ rule: hit.rule, subject: hit.subject, message: hit.message, event_seq: eventSeq })
+        .returning('id')
+        .executeTakeFirstOrThrow()
+      let blockId: number | undefined
+      if (hit.block) {
         const block = await trx
           .insertInto('governance.block')
           .values({ subject: hit.subject, alert_id: alert.id })
           .returning('id')
           .executeTakeFirstOrThrow()
-        await recordAuditEvent(trx, context.keyring, {
-          actor: 'system:monitor',
-          action: 'monitor.block',
-          target: `block:${block.id}`,
-          outcome: 'ok',
-          detail: { rule: hit.rule, subject: hit.subject, event: event.seq },
-        })
-        raised.push({ ...hit, alertId: alert.id })
+        blockId = block.id
       }
+      await recordAuditEvent(trx, context.keyring, {
+        actor: 'system:monitor',
+        action: hit.block ? 'monitor.block' : 'monitor.alert',
+        target: blockId !== undefined ? `block:${blockId}` : `alert:${alert.id}`,
+        outcome: 'ok',
+        detail: { rule: hit.rule, subject: hit.subject, event: eventSeq },
+      })
+      raised.push({ ...hit, alertId: alert.id })
+    }
+    const lastSeqOf = new Map<string, number>()
+    for (const row of events) {
+      const event = { ...row, seq: Number(row.seq), detail: (row.detail ?? {}) as Record<string, unknown> }
+      if (event.actor.startsWith('system:') && event.action.startsWith('monitor.')) continue
+      for (const hit of await evaluate(passContext, state, event)) await raise(hit, event.seq)
+      if (event.outcome === 'ok') lastSeqOf.set(event.actor, event.seq)
+    }
+    for (const [actor, seq] of lastSeqOf) {
+      const hit = await evaluateVolume(passContext, actor)
+      if (hit) await raise(hit, seq)
     }
     await trx
       .updateTable('governance.monitor_cursor')
@@ -163,35 +331,133 @@ export async function runMonitorOnce(context: MonitorContext): Promise<Array<Hit
 /** The advisory lock class of the monitor's pass. */
 const MONITOR_LOCK = 0x746b_0003
 
+export interface MonitorLoopOptions {
+  /** LISTEN on the audit log's channel (`TokumeiDatabase.listen`); without it the loop polls. */
+  readonly listen?: (channel: string, onNotify: () => void) => Promise<() => Promise<void>>
+  /** The longest wait between passes when no notification comes (default 1 000 ms). */
+  readonly intervalMs?: number
+  readonly onHit?: (hit: Hit) => void
+  readonly onError?: (error: unknown) => void
+  /** Posts alerts to `monitor.webhookUrl` (tests pass their own). */
+  readonly fetch?: typeof fetch
+}
+
+/** The channel the audit log's trigger notifies on every append. */
+export const AUDIT_CHANNEL = 'tokumei_audit'
+
 /**
- * Runs the monitor every `intervalMs` until stopped (a hit blocks within one interval and one pass).
- * `onError` hears failed passes; the loop keeps going.
+ * Runs the monitor until stopped: a pass whenever the audit log notifies an append (and at least
+ * every `intervalMs`), each followed by the delivery of undelivered alerts to the webhook.
  */
 export function startMonitor(
   context: MonitorContext,
-  options: { intervalMs?: number; onHit?: (hit: Hit) => void; onError?: (error: unknown) => void } = {},
+  options: MonitorLoopOptions = {},
 ): { stop(): Promise<void> } {
   let stopped = false
-  let timer: NodeJS.Timeout | undefined
-  let running: Promise<void> = Promise.resolve()
-  const pass = async () => {
-    try {
-      for (const hit of await runMonitorOnce(context)) options.onHit?.(hit)
-    } catch (error) {
-      options.onError?.(error)
+  let pending = true
+  let wake: (() => void) | undefined
+  const notify = () => {
+    pending = true
+    wake?.()
+  }
+  const unlisten = options.listen?.(AUDIT_CHANNEL, notify).catch((error) => {
+    options.onError?.(error)
+    return undefined
+  })
+  const loop = (async () => {
+    while (!stopped) {
+      if (pending) {
+        pending = false
+        try {
+          for (const hit of await runMonitorOnce(context)) options.onHit?.(hit)
+          if (context.settings.webhookUrl) await deliverAlerts(context, options.fetch ?? fetch)
+        } catch (error) {
+          options.onError?.(error)
+        }
+      }
+      if (stopped) break
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          pending = true
+          resolve()
+        }, options.intervalMs ?? 1000)
+        wake = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+        if (pending || stopped) wake()
+      })
+      wake = undefined
     }
-    if (!stopped) timer = setTimeout(tick, options.intervalMs ?? 250)
-  }
-  const tick = () => {
-    running = pass()
-  }
-  tick()
+  })()
   return {
     async stop() {
       stopped = true
-      if (timer) clearTimeout(timer)
-      await running
+      wake?.()
+      await loop
+      await (await unlisten)?.()
     },
+  }
+}
+
+const MAX_DELIVERY_ATTEMPTS = 5
+
+/**
+ * Posts every undelivered alert to `monitor.webhookUrl` as JSON, oldest first. An alert is claimed
+ * first (its attempt counted, in a short transaction — no connection is held while posting), then
+ * posted, then marked delivered; a failure is recorded and retried 20 s, 40 s, 80 s and 160 s after
+ * the alert (5 attempts). Returns how many were delivered.
+ */
+export async function deliverAlerts(context: MonitorContext, post: typeof fetch = fetch): Promise<number> {
+  const url = context.settings.webhookUrl
+  if (!url) return 0
+  let delivered = 0
+  for (;;) {
+    const claimed = await context.db
+      .updateTable('governance.alert')
+      .set((eb) => ({ delivery_attempts: eb('delivery_attempts', '+', 1) }))
+      .where(
+        'id',
+        '=',
+        sql<number>`(select id from governance.alert
+          where delivered_at is null and delivery_attempts < ${MAX_DELIVERY_ATTEMPTS}
+            and (delivery_attempts = 0 or at < now() - make_interval(secs => 10 * power(2, delivery_attempts)))
+          order by id limit 1 for update skip locked)`,
+      )
+      .returning(['id', 'at', 'rule', 'subject', 'message'])
+      .executeTakeFirst()
+    if (!claimed) return delivered
+    const block = await context.db
+      .selectFrom('governance.block')
+      .select('id')
+      .where('alert_id', '=', claimed.id)
+      .executeTakeFirst()
+    let error: string | null = null
+    try {
+      const response = await post(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          source: 'tokumei',
+          alert: claimed.id,
+          at: claimed.at.toISOString(),
+          rule: claimed.rule,
+          subject: claimed.subject,
+          message: claimed.message,
+          block: block?.id ?? null,
+        }),
+        signal: AbortSignal.timeout(5000),
+      })
+      if (!response.ok) error = `HTTP ${response.status}`
+    } catch (failure) {
+      error = failure instanceof Error ? failure.message : String(failure)
+    }
+    await context.db
+      .updateTable('governance.alert')
+      .set({ delivered_at: error === null ? sql<Date>`now()` : null, delivery_error: error })
+      .where('id', '=', claimed.id)
+      .execute()
+    if (error === null) delivered++
   }
 }
 
@@ -215,6 +481,8 @@ export interface AlertView {
   readonly subject: string
   readonly message: string
   readonly block: { readonly id: number; readonly state: 'active' | 'lift requested' | 'lifted' } | null
+  /** The webhook's delivery: `delivered`, `failed: …` (retried), or null when none is configured yet. */
+  readonly delivery: string | null
 }
 
 export async function listAlerts(db: Db, limit = 100): Promise<AlertView[]> {
@@ -230,6 +498,8 @@ export async function listAlerts(db: Db, limit = 100): Promise<AlertView[]> {
       'b.id as block_id',
       'b.lift_requested_at',
       'b.lifted_at',
+      'a.delivered_at',
+      'a.delivery_error',
     ])
     .orderBy('a.id', 'desc')
     .limit(limit)
@@ -247,52 +517,62 @@ export async function listAlerts(db: Db, limit = 100): Promise<AlertView[]> {
             id: r.block_id,
             state: r.lifted_at ? 'lifted' : r.lift_requested_at ? 'lift requested' : 'active',
           },
+    delivery: r.delivered_at ? 'delivered' : r.delivery_error ? `failed: ${r.delivery_error}` : null,
   }))
 }
 
 /**
- * One person's vote to lift a block. The first vote records the request; a second vote by someone
- * else lifts it. Returns the state after this vote.
+ * Asks for a block's lift: a two-person request (`block.lift`) that another person approves with
+ * `approveRequest` and `liftBlock`. Returns the request.
  */
-export async function voteToLift(
-  db: Db,
-  keyring: Keyring,
-  input: { blockId: number; actor: string },
-): Promise<'lift requested' | 'lifted'> {
-  return db.transaction().execute(async (trx) => {
+export async function requestLift(context: ApprovalContext, blockId: number): Promise<ApprovalView> {
+  return context.db.transaction().execute(async (trx) => {
     const block = await trx
       .selectFrom('governance.block')
-      .select(['id', 'subject', 'lift_requested_by', 'lifted_at'])
-      .where('id', '=', input.blockId)
+      .select(['id', 'lifted_at'])
+      .where('id', '=', blockId)
       .forUpdate()
       .executeTakeFirst()
     if (!block || block.lifted_at !== null)
-      throw new TokumeiError(`No active block ${input.blockId}: see \`tokumei alerts\`.`, {
+      throw new TokumeiError(`No active block ${blockId}: see \`tokumei alerts\`.`, {
         code: 'block.not_found',
         kind: 'not_found',
       })
-    const audit = (event: Omit<AuditEventInput, 'actor'>) =>
-      recordAuditEvent(trx, keyring, { ...event, actor: input.actor })
-    if (block.lift_requested_by === null) {
-      await trx
-        .updateTable('governance.block')
-        .set({ lift_requested_by: input.actor, lift_requested_at: sql`now()` })
-        .where('id', '=', block.id)
-        .execute()
-      await audit({ action: 'block.lift_requested', target: `block:${block.id}` })
-      return 'lift requested'
-    }
-    if (block.lift_requested_by === input.actor)
-      throw new TokumeiError(
-        `Block ${block.id}: you asked for the lift already; it needs a second person's approval.`,
-        { code: 'block.same_person', kind: 'forbidden' },
-      )
+    const request = await requestApproval(context, { kind: 'block.lift', target: `block:${blockId}` }, trx)
     await trx
       .updateTable('governance.block')
-      .set({ lifted_by: input.actor, lifted_at: sql`now()` })
-      .where('id', '=', block.id)
+      .set({ lift_requested_by: context.actor, lift_requested_at: sql`now()` })
+      .where('id', '=', blockId)
       .execute()
-    await audit({ action: 'block.lifted', target: `block:${block.id}`, detail: { subject: block.subject } })
-    return 'lifted'
+    return request
   })
+}
+
+/** The approved lift of a block (run by `approveRequest` in its transaction). */
+export async function liftBlock(
+  db: Db,
+  keyring: Keyring,
+  request: ApprovalView,
+): Promise<Record<string, unknown>> {
+  const blockId = Number(request.target.replace(/^block:/, ''))
+  const approver = request.approvedBy ?? 'unknown'
+  const lifted = await db
+    .updateTable('governance.block')
+    .set({ lift_requested_by: request.requestedBy, lifted_by: approver, lifted_at: sql`now()` })
+    .where('id', '=', blockId)
+    .where('lifted_at', 'is', null)
+    .returning('subject')
+    .executeTakeFirst()
+  if (!lifted)
+    throw new TokumeiError(`Block ${blockId} is lifted already.`, {
+      code: 'block.not_found',
+      kind: 'not_found',
+    })
+  await recordAuditEvent(db, keyring, {
+    actor: approver,
+    action: 'block.lifted',
+    target: `block:${blockId}`,
+    detail: { subject: lifted.subject, requested_by: request.requestedBy },
+  })
+  return { block: blockId, subject: lifted.subject }
 }

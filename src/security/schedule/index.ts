@@ -1,0 +1,15 @@
+export {
+  actionMatches,
+  addScheduleEntry,
+  coveringEntry,
+  entryCovers,
+  listSchedule,
+  localTime,
+  type NewScheduleEntry,
+  parseDays,
+  parseHours,
+  removeScheduleEntry,
+  type ScheduleContext,
+  type ScheduleEntry,
+  scheduleNames,
+} from './schedule.js'
