@@ -1,5 +1,4 @@
 import type { Command } from 'commander'
-import { TokumeiError } from '../../model/index.js'
 import { authContext } from '../../runtime/index.js'
 import {
   AGENCY_ROLES,
