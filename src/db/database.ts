@@ -83,7 +83,10 @@ async function openServer(url: string, poolSize: number): Promise<TokumeiDatabas
       }
       client.on('notification', handler)
       await client.query(`listen ${pg.escapeIdentifier(channel)}`)
+      let released = false
       return async () => {
+        if (released) return
+        released = true
         client.off('notification', handler)
         try {
           await client.query(`unlisten ${pg.escapeIdentifier(channel)}`)

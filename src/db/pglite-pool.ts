@@ -68,8 +68,10 @@ export class PGlitePool implements PostgresPool {
     } finally {
       turn.release()
     }
+    let done = false
     return async () => {
-      if (this.#ended) return
+      if (done || this.#ended) return
+      done = true
       const again = await this.connect()
       try {
         await unlisten()

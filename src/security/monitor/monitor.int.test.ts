@@ -30,7 +30,15 @@ import {
 import { approveRequest } from '../approvals/index.js'
 import { createAccount, setUpAccount, verifyPerson } from '../auth/index.js'
 import { addScheduleEntry, listSchedule, localTime, removeScheduleEntry } from '../schedule/index.js'
-import { blockedSubjects, liftBlock, listAlerts, requestLift, runMonitorOnce, startMonitor } from './index.js'
+import {
+  blockedSubjects,
+  deliverAlerts,
+  liftBlock,
+  listAlerts,
+  requestLift,
+  runMonitorOnce,
+  startMonitor,
+} from './index.js'
 
 /**
  * One scenario per monitor rule, as an offender would go — through the HTTP API, or a script on the
@@ -381,5 +389,31 @@ describeEachDialect('monitor', (t, dialect) => {
     expect(posted.map((p) => p.alert).sort()).toEqual(alerts.map((a) => a.id).sort())
     expect(posted.every((p) => p.source === 'tokumei' && typeof p.rule === 'string')).toBe(true)
     expect((await listAlerts(t.db.kysely)).every((a) => a.delivery === 'delivered')).toBe(true)
+  })
+  it('records a failed delivery and retries it later, not at once', async () => {
+    await monitor.stop()
+    const alert = await t.db.kysely
+      .insertInto('governance.alert')
+      .values({ rule: 'volume', subject: 'key:test', message: 'test', event_seq: 1 })
+      .returning('id')
+      .executeTakeFirstOrThrow()
+    let calls = 0
+    const down = (async () => {
+      calls++
+      throw new Error('connect ECONNREFUSED')
+    }) as unknown as typeof fetch
+    const context = monitorContext(server.runtime)
+    expect(await deliverAlerts(context, down)).toBe(0)
+    expect(await deliverAlerts(context, down)).toBe(0)
+    expect(calls).toBe(1)
+    const row = await t.db.kysely
+      .selectFrom('governance.alert')
+      .select(['delivery_attempts', 'delivery_error', 'delivered_at'])
+      .where('id', '=', alert.id)
+      .executeTakeFirstOrThrow()
+    expect(row).toEqual({ delivery_attempts: 1, delivery_error: 'connect ECONNREFUSED', delivered_at: null })
+    expect((await listAlerts(t.db.kysely)).find((a) => a.id === alert.id)?.delivery).toBe(
+      'failed: connect ECONNREFUSED',
+    )
   })
 })

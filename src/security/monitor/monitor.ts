@@ -390,12 +390,16 @@ export function startMonitor(
       wake = undefined
     }
   })()
+  let stopping: Promise<void> | undefined
   return {
-    async stop() {
-      stopped = true
-      wake?.()
-      await loop
-      await (await unlisten)?.()
+    stop() {
+      stopping ??= (async () => {
+        stopped = true
+        wake?.()
+        await loop
+        await (await unlisten)?.()
+      })()
+      return stopping
     },
   }
 }
