@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateSync } from 'otplib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { authContext } from '../src/runtime/index.js'
+import { openDatabase, type TokumeiDatabase } from '../src/db/index.js'
+import { authContext, operatorActor } from '../src/runtime/index.js'
 import { createAccount, requestApproval, setUpAccount } from '../src/security/index.js'
 import { runCli } from './support/cli.js'
 import { describeEachDialect } from './support/database.js'
@@ -108,6 +109,51 @@ describe('tokumei keys rotate + approve on the core host', () => {
       'approval.done',
     ])
       expect(events).toContain(action)
+  })
+})
+
+describe('a core-host operator blocked by the monitor', () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'tk-blocked-'))
+  const run = (...args: string[]) => runCli(args, { cwd })
+
+  it('runs no command until the block is lifted', async () => {
+    expect((await run('init')).code).toBe(0)
+    const block = async (db: TokumeiDatabase, lift: boolean) => {
+      if (lift) {
+        await db.kysely
+          .updateTable('governance.block')
+          .set({ lifted_by: 'account:x', lifted_at: new Date() })
+          .execute()
+        return
+      }
+      const alert = await db.kysely
+        .insertInto('governance.alert')
+        .values({ rule: 'vault-read-outside-job', subject: operatorActor(), message: 'test', event_seq: 1 })
+        .returning('id')
+        .executeTakeFirstOrThrow()
+      await db.kysely
+        .insertInto('governance.block')
+        .values({ subject: operatorActor(), alert_id: alert.id })
+        .execute()
+    }
+    const db = await openDatabase({ pgliteDir: join(cwd, 'data', 'db') })
+    try {
+      await block(db, false)
+    } finally {
+      await db.close()
+    }
+    const refused = await run('jobs', 'status')
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toBe(
+      `tokumei: ${operatorActor()} is blocked by the monitor: two other people must lift the block (\`tokumei alerts\`, \`tokumei unblock\`).\n`,
+    )
+    const again = await openDatabase({ pgliteDir: join(cwd, 'data', 'db') })
+    try {
+      await block(again, true)
+    } finally {
+      await again.close()
+    }
+    expect((await run('jobs', 'status')).code).toBe(0)
   })
 })
 
