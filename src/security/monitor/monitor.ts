@@ -6,7 +6,7 @@ import { TokumeiError } from '../../model/index.js'
 import { type ApprovalContext, type ApprovalView, requestApproval } from '../approvals/approvals.js'
 import { recordAuditEvent } from '../audit/index.js'
 import type { Keyring } from '../crypto/index.js'
-import { coveringEntry, type ScheduleEntry, scheduleNames } from '../schedule/schedule.js'
+import { coveringEntry, type ScheduleEntry, scheduleNames, toScheduleEntry } from '../schedule/schedule.js'
 
 /**
  * The monitor reads the audit log as it grows and applies its rules; a hit raises an alert and
@@ -86,21 +86,7 @@ async function loadPassState(db: Db, settings: MonitorSettings, since: Date): Pr
     .execute()
   return {
     allowed: networks(settings),
-    schedule: rows.map((r) => ({
-      id: r.id,
-      who: r.who,
-      actions: r.actions,
-      days: r.days.map(Number),
-      from: r.from_time.slice(0, 5),
-      to: r.to_time.slice(0, 5),
-      startsAt: r.starts_at?.toISOString() ?? null,
-      endsAt: r.ends_at?.toISOString() ?? null,
-      note: r.note,
-      createdBy: r.created_by,
-      createdAt: r.created_at.toISOString(),
-      created: r.created_at,
-      removedAt: r.removed_at,
-    })),
+    schedule: rows.map((r) => ({ ...toScheduleEntry(r), created: r.created_at, removedAt: r.removed_at })),
     roles: new Map(),
   }
 }

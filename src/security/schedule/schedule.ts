@@ -1,5 +1,5 @@
-import type { Kysely } from 'kysely'
-import type { Schema } from '../../db/index.js'
+import type { Kysely, Selectable } from 'kysely'
+import type { ScheduleTable, Schema } from '../../db/index.js'
 import { TokumeiError } from '../../model/index.js'
 import { type AuditEventInput, recordAuditEvent } from '../audit/index.js'
 import type { Keyring } from '../crypto/index.js'
@@ -200,7 +200,12 @@ export async function listSchedule(db: Db): Promise<ScheduleEntry[]> {
     .where('removed_at', 'is', null)
     .orderBy('id')
     .execute()
-  return rows.map((r) => ({
+  return rows.map(toScheduleEntry)
+}
+
+/** A `governance.schedule` row as an entry. */
+export function toScheduleEntry(r: Selectable<ScheduleTable>): ScheduleEntry {
+  return {
     id: r.id,
     who: r.who,
     actions: r.actions,
@@ -212,7 +217,7 @@ export async function listSchedule(db: Db): Promise<ScheduleEntry[]> {
     note: r.note,
     createdBy: r.created_by,
     createdAt: r.created_at.toISOString(),
-  }))
+  }
 }
 
 export async function addScheduleEntry(context: ScheduleContext, entry: NewScheduleEntry): Promise<number> {
