@@ -157,6 +157,36 @@ describe('a core-host operator blocked by the monitor', () => {
   })
 })
 
+describe('tokumei schedule + tokumei monitor --once on the core host', () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'tk-schedule-'))
+  const run = (...args: string[]) => runCli(args, { cwd })
+
+  it('an operator whose hours the agency withdrew is blocked at the next pass', async () => {
+    expect((await run('init')).code).toBe(0)
+    // The first pass places the monitor at the present.
+    expect((await run('monitor', '--once')).stdout).toBe('0 new alert(s); 0 posted to the webhook.\n')
+    const listed = JSON.parse((await run('schedule', 'list', '--json')).stdout) as {
+      timeZone: string
+      entries: Array<{ id: number; who: string }>
+    }
+    expect(listed.timeZone).toBe('Asia/Tokyo')
+    expect(listed.entries.map((e) => e.who)).toEqual(['os:*', 'account:*', 'institution:*'])
+    const bad = await run('schedule', 'add', '--who', 'os:*', '--hours', '9-18')
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toBe(
+      'tokumei: "9-18" is not a period of the day: write HH:MM-HH:MM, e.g. 09:00-18:00.\n',
+    )
+    // Only another operator, at night: this one's own commands are no longer scheduled.
+    expect((await run('schedule', 'add', '--who', 'os:night@core9', '--hours', '22:00-06:00')).code).toBe(0)
+    expect((await run('schedule', 'remove', String(listed.entries[0]?.id))).code).toBe(0)
+    const pass = await run('monitor', '--once', '--json')
+    expect(JSON.parse(pass.stdout).hits).toEqual([
+      expect.objectContaining({ rule: 'outside-schedule', subject: operatorActor(), block: true }),
+    ])
+    expect((await run('schedule', 'list')).stderr).toContain('is blocked by the monitor')
+  })
+})
+
 describeEachDialect('tokumei login / approve through --server', (t) => {
   let server: TestServer
   let url: string

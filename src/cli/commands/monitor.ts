@@ -1,17 +1,20 @@
 import type { Command } from 'commander'
 import { TokumeiError } from '../../model/index.js'
-import { authContext, type Runtime } from '../../runtime/index.js'
+import { authContext, monitorContext, type Runtime } from '../../runtime/index.js'
 import {
   type AlertView,
   type ApprovalView,
   approveRequest,
   cancelApproval,
+  deliverAlerts,
   findApproval,
   liftBlock,
   listAlerts,
   listApprovals,
   requestLift,
   rotateMasterKey,
+  runMonitorOnce,
+  startMonitor,
   verifyPerson,
 } from '../../security/index.js'
 import type { Define } from '../main.js'
@@ -47,6 +50,43 @@ export function registerMonitorCommands(program: Command, define: Define): void 
         },
         { remote: true },
       ),
+    )
+
+  program
+    .command('monitor')
+    .description(
+      'run the monitor on its own until stopped (it also runs inside `tokumei serve` with workers); --once: one pass',
+    )
+    .option('--once', 'judge the events since the last pass, post pending alerts, and exit (for cron)')
+    .action(
+      define(async ({ withRuntime, out, onShutdown }, options) => {
+        return withRuntime(async (runtime) => {
+          const context = monitorContext(runtime)
+          const report = (hit: { rule: string; subject: string; message: string }) =>
+            out.progress(`[${hit.rule}] ${hit.message} — ${hit.subject} blocked`)
+          if (options.once) {
+            const hits = await runMonitorOnce(context)
+            for (const hit of hits) report(hit)
+            const delivered = await deliverAlerts(context)
+            out.result(
+              { hits, delivered },
+              `${hits.length} new alert(s); ${delivered} posted to the webhook.`,
+            )
+            return 0
+          }
+          const monitor = startMonitor(context, {
+            listen: (channel, onNotify) => runtime.db.listen(channel, onNotify),
+            onHit: report,
+            onError: (error) =>
+              out.warn(`monitor pass failed: ${error instanceof Error ? error.message : error}`),
+          })
+          out.progress('The monitor watches the audit log. Stop with Ctrl-C.')
+          await new Promise<void>((resolve) => onShutdown(resolve))
+          await monitor.stop()
+          out.result({ stopped: true }, 'Monitor stopped.')
+          return 0
+        })
+      }),
     )
 
   program
