@@ -1,4 +1,5 @@
 import { toWarekiText } from '../formats/wareki.js'
+import { checkDigit } from '../identity/normalize/insurance.js'
 import type { NameEntry, NameTables } from './names.js'
 import { cumulative, Random } from './random.js'
 import {
@@ -157,17 +158,6 @@ function departmentFor(hospital: Hospital, icd10: string): { code: string; name:
     hospital.departments.find((d) => d.code === code) ??
     (hospital.departments.find((d) => d.code === '01') as { code: string; name: string })
   )
-}
-
-/** Modulus-10 check digit with weights 2, 1 from the right (医療機関コード, 保険者番号). */
-export function checkDigit(digits: string): string {
-  let sum = 0
-  for (let i = 0; i < digits.length; i++) {
-    const weight = (digits.length - i) % 2 === 1 ? 2 : 1
-    const product = Number(digits[i]) * weight
-    sum += Math.floor(product / 10) + (product % 10)
-  }
-  return String((10 - (sum % 10)) % 10)
 }
 
 export function makeHospitals(seed: string, count: number): Hospital[] {
@@ -582,3 +572,5 @@ export function generatePerson(population: Population, index: number): Person {
 export function birthDateForms(iso: string): string[] {
   return [iso, iso.replaceAll('-', ''), iso.replaceAll('-', '/'), toWarekiText(iso)]
 }
+
+export { checkDigit }

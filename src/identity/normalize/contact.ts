@@ -1,0 +1,102 @@
+import { compactName, digitsOf } from './text.js'
+
+/**
+ * Phones, postal codes and addresses as comparison keys. A phone is its national digits (+81 and
+ * 81-prefixed numbers back to the leading 0); a postal code its 7 digits; an address gives the JIS
+ * prefecture code (01–47, from its first words) and the municipality as written (市区町村, with 郡 and
+ * a city's 区), folded.
+ */
+export const PREFECTURES = [
+  '北海道',
+  '青森県',
+  '岩手県',
+  '宮城県',
+  '秋田県',
+  '山形県',
+  '福島県',
+  '茨城県',
+  '栃木県',
+  '群馬県',
+  '埼玉県',
+  '千葉県',
+  '東京都',
+  '神奈川県',
+  '新潟県',
+  '富山県',
+  '石川県',
+  '福井県',
+  '山梨県',
+  '長野県',
+  '岐阜県',
+  '静岡県',
+  '愛知県',
+  '三重県',
+  '滋賀県',
+  '京都府',
+  '大阪府',
+  '兵庫県',
+  '奈良県',
+  '和歌山県',
+  '鳥取県',
+  '島根県',
+  '岡山県',
+  '広島県',
+  '山口県',
+  '徳島県',
+  '香川県',
+  '愛媛県',
+  '高知県',
+  '福岡県',
+  '佐賀県',
+  '長崎県',
+  '熊本県',
+  '大分県',
+  '宮崎県',
+  '鹿児島県',
+  '沖縄県',
+] as const
+
+export interface PhoneKey {
+  /** National digits, starting with 0 (10 or 11 digits for valid numbers). */
+  readonly digits: string
+  /** 070/080/090 (and 020/060) numbers belong to a person, not a household. */
+  readonly mobile: boolean
+}
+
+export function phoneKey(raw: string): PhoneKey | undefined {
+  let digits = digitsOf(raw)
+  if (digits.startsWith('81') && (digits.length === 11 || digits.length === 12))
+    digits = `0${digits.slice(2)}`
+  if (!/^0\d{9,10}$/.test(digits)) return undefined
+  return { digits, mobile: /^0[2-9]0\d{8}$/.test(digits) && digits.length === 11 }
+}
+
+export function postalKey(raw: string): string | undefined {
+  const digits = digitsOf(raw)
+  return /^\d{7}$/.test(digits) ? digits : undefined
+}
+
+export interface AddressKey {
+  /** JIS X 0401 code, 01–47. */
+  readonly prefecture?: string
+  /** 札幌市中央区, さいたま市大宮区, 千代田区, 〇〇郡〇〇町 … as written, folded. */
+  readonly municipality?: string
+}
+
+export function addressKey(raw: string): AddressKey {
+  let text = compactName(raw).replace(/^〒?\d{3}-?\d{4}/, '')
+  let prefecture: string | undefined
+  const index = PREFECTURES.findIndex(
+    (p) => text.startsWith(p) || text.startsWith(p.replace(/[都府県]$/, '')),
+  )
+  if (index >= 0) {
+    const name = PREFECTURES[index] as string
+    prefecture = String(index + 1).padStart(2, '0')
+    text = text.startsWith(name) ? text.slice(name.length) : text.slice(name.replace(/[都府県]$/, '').length)
+  }
+  const municipality =
+    /^(.+?郡.+?[町村])/.exec(text)?.[1] ??
+    /^(.+?市.+?区)/.exec(text)?.[1] ??
+    /^(.+?[市区町村])/.exec(text)?.[1]
+  return { ...(prefecture ? { prefecture } : {}), ...(municipality ? { municipality } : {}) }
+}
