@@ -4,7 +4,7 @@ import { parseBirthDate } from './dates.js'
 import { insuredKey, insurerKey } from './insurance.js'
 import { kanaReading, looseKana } from './kana.js'
 import { latinKey } from './romaji.js'
-import { compactName } from './text.js'
+import { compactName, digitsOf } from './text.js'
 import type { VariantTable } from './variants.js'
 
 /**
@@ -29,6 +29,8 @@ export interface NormalizedIdentity {
   readonly postalCode?: string
   readonly prefecture?: string
   readonly municipality?: string
+  /** The whole address, folded, without spaces, upper case (for addresses outside Japan's pattern). */
+  readonly addressLine?: string
   /** National digits of each phone. */
   readonly phones: readonly string[]
   readonly mobiles: readonly string[]
@@ -76,8 +78,16 @@ export function normalizeIdentity(identity: PatientIdentity, variants: VariantTa
   }
   if (present(identity.birthDate)) out.birthDate = parseBirthDate(identity.birthDate)
   out.sex = normalizeSex(identity.sex)
-  if (present(identity.postalCode)) out.postalCode = postalKey(identity.postalCode)
-  if (present(identity.address)) Object.assign(out, addressKey(identity.address))
+  if (present(identity.postalCode)) {
+    // Japan's 7 digits; another country's code as its digits.
+    const digits = digitsOf(identity.postalCode)
+    out.postalCode = postalKey(identity.postalCode) ?? (/^\d{3,10}$/.test(digits) ? digits : undefined)
+  }
+  if (present(identity.address)) {
+    Object.assign(out, addressKey(identity.address))
+    const line = compactName(identity.address).toUpperCase()
+    if (line !== '') out.addressLine = line
+  }
   const phones = identity.phones.map(phoneKey).filter((p) => p !== undefined)
   out.phones = [...new Set(phones.map((p) => p.digits))]
   out.mobiles = [...new Set(phones.filter((p) => p.mobile).map((p) => p.digits))]

