@@ -83,29 +83,58 @@ export interface PassReport {
   readonly skippedRecords: number
 }
 
+/** Sorted, without repeats, in place; returns the unique prefix. */
+function sortUnique(values: Float64Array): Float64Array {
+  values.sort()
+  let w = 0
+  for (let r = 0; r < values.length; r++)
+    if (r === 0 || values[r] !== values[w - 1]) values[w++] = values[r] as number
+  return values.subarray(0, w)
+}
+
+/** The union of two sorted unique arrays, and how many of `next` were not in `union`. */
+function mergeUnion(union: Float64Array, next: Float64Array): { union: Float64Array; added: number } {
+  const out = new Float64Array(union.length + next.length)
+  let i = 0
+  let j = 0
+  let w = 0
+  let added = 0
+  while (i < union.length || j < next.length) {
+    const a = i < union.length ? (union[i] as number) : Number.POSITIVE_INFINITY
+    const b = j < next.length ? (next[j] as number) : Number.POSITIVE_INFINITY
+    if (a < b) {
+      out[w++] = a
+      i++
+    } else if (b < a) {
+      out[w++] = b
+      j++
+      added++
+    } else {
+      out[w++] = a
+      i++
+      j++
+    }
+  }
+  return { union: out.subarray(0, w), added }
+}
+
 /**
- * The candidate pairs of the passes, each once, as `i * n + j` (i < j) in a Float64Array; `accept`
- * may refuse a pair (e.g. both records from one submission already known to be one patient). Also a
- * random sample of each pass's own pairs (up to `sample` of them, new or not), for training.
+ * The candidate pairs of the passes, each once, as `i * n + j` (i < j), sorted, in a Float64Array
+ * (no Set: tens of millions of pairs fit in typed arrays). Also a random sample of each pass's own
+ * pairs (up to `sample`, new or not), for training.
  */
 export function candidatePairs(
   records: readonly LinkRecord[],
   passes: readonly BlockingPass[] = PASSES,
-  options: {
-    maxBlock?: number
-    accept?: (a: LinkRecord, b: LinkRecord) => boolean
-    sample?: number
-    random?: () => number
-  } = {},
+  options: { maxBlock?: number; sample?: number; random?: () => number } = {},
 ): { pairs: Float64Array; reports: PassReport[]; samples: Float64Array[] } {
-  const maxBlock = options.maxBlock ?? 1000
+  const maxBlock = options.maxBlock ?? 300
   const sampleLimit = options.sample ?? 100_000
   const random = options.random ?? Math.random
-  const samples: Float64Array[] = []
   const n = records.length
-  const seen = new Set<number>()
-  const out: number[] = []
+  let union: Float64Array = new Float64Array(0)
   const reports: PassReport[] = []
+  const samples: Float64Array[] = []
   for (const pass of passes) {
     const blocks = new Map<string, number[]>()
     for (const record of records)
@@ -115,40 +144,42 @@ export function candidatePairs(
           if (block.at(-1) !== record.index) block.push(record.index)
         } else blocks.set(key, [record.index])
       }
-    let pairs = 0
-    let newPairs = 0
+    let total = 0
     let skippedBlocks = 0
     let skippedRecords = 0
-    let total = 0
-    for (const block of blocks.values())
-      if (block.length >= 2 && block.length <= maxBlock) total += (block.length * (block.length - 1)) / 2
-    const keep = Math.min(1, sampleLimit / Math.max(total, 1))
-    const sample: number[] = []
     for (const block of blocks.values()) {
       if (block.length < 2) continue
       if (block.length > maxBlock) {
         skippedBlocks++
         skippedRecords += block.length
-        continue
-      }
+      } else total += (block.length * (block.length - 1)) / 2
+    }
+    const keys = new Float64Array(total)
+    let w = 0
+    for (const block of blocks.values()) {
+      if (block.length < 2 || block.length > maxBlock) continue
       for (let x = 0; x < block.length; x++)
         for (let y = x + 1; y < block.length; y++) {
           const a = block[x] as number
           const b = block[y] as number
-          const i = Math.min(a, b)
-          const j = Math.max(a, b)
-          pairs++
-          const key = i * n + j
-          if (keep === 1 || random() < keep) sample.push(key)
-          if (seen.has(key)) continue
-          if (options.accept && !options.accept(records[i] as LinkRecord, records[j] as LinkRecord)) continue
-          seen.add(key)
-          out.push(key)
-          newPairs++
+          keys[w++] = a < b ? a * n + b : b * n + a
         }
     }
-    reports.push({ name: pass.name, pairs, newPairs, skippedBlocks, skippedRecords })
+    // One key may give a pair twice (two phones in common): the pass's pairs are its unique ones.
+    const own = sortUnique(keys)
+    const keep = Math.min(1, sampleLimit / Math.max(own.length, 1))
+    const sample: number[] = []
+    for (let k = 0; k < own.length; k++) if (keep === 1 || random() < keep) sample.push(own[k] as number)
+    const merged = mergeUnion(union, own)
+    union = merged.union
+    reports.push({
+      name: pass.name,
+      pairs: own.length,
+      newPairs: merged.added,
+      skippedBlocks,
+      skippedRecords,
+    })
     samples.push(Float64Array.from(sample))
   }
-  return { pairs: Float64Array.from(out), reports, samples }
+  return { pairs: union, reports, samples }
 }

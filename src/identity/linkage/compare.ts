@@ -1,28 +1,59 @@
-import { codePoints } from '../normalize/index.js'
-
 /**
  * String and date comparators on Unicode code points — never bytes or UTF-16 units, so that 渡辺 and
  * 渡邊 are one substitution apart (a byte comparator sees three) and a surrogate pair (𠮷) is one
  * character.
  */
 
+// Scratch buffers: the comparators run millions of times, and allocating per call dominated them.
+let bufferA = new Int32Array(64)
+let bufferB = new Int32Array(64)
+let rows = [new Int32Array(65), new Int32Array(65), new Int32Array(65)] as const
+let flagsA = new Uint8Array(64)
+let flagsB = new Uint8Array(64)
+
+/** Writes the code points of `text` into `buffer` (grown when needed); returns the buffer and the count. */
+function fill(text: string, which: 'a' | 'b'): [Int32Array, number] {
+  let buffer = which === 'a' ? bufferA : bufferB
+  if (buffer.length < text.length) {
+    buffer = new Int32Array(text.length * 2)
+    if (which === 'a') bufferA = buffer
+    else bufferB = buffer
+  }
+  let n = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const low = text.charCodeAt(i + 1)
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        buffer[n++] = (c - 0xd800) * 0x400 + (low - 0xdc00) + 0x10000
+        i++
+        continue
+      }
+    }
+    buffer[n++] = c
+  }
+  return [buffer, n]
+}
+
 /** Jaro–Winkler similarity in [0, 1] (prefix scale 0.1, prefix up to 4). */
 export function jaroWinkler(a: string, b: string): number {
   if (a === b) return a.length === 0 ? 0 : 1
-  const s = codePoints(a)
-  const t = codePoints(b)
-  if (s.length === 0 || t.length === 0) return 0
-  const window = Math.max(0, Math.floor(Math.max(s.length, t.length) / 2) - 1)
-  const sMatched = new Uint8Array(s.length)
-  const tMatched = new Uint8Array(t.length)
+  const [s, sn] = fill(a, 'a')
+  const [t, tn] = fill(b, 'b')
+  if (sn === 0 || tn === 0) return 0
+  if (flagsA.length < sn) flagsA = new Uint8Array(sn * 2)
+  if (flagsB.length < tn) flagsB = new Uint8Array(tn * 2)
+  flagsA.fill(0, 0, sn)
+  flagsB.fill(0, 0, tn)
+  const window = Math.max(0, Math.floor(Math.max(sn, tn) / 2) - 1)
   let matches = 0
-  for (let i = 0; i < s.length; i++) {
+  for (let i = 0; i < sn; i++) {
     const from = Math.max(0, i - window)
-    const to = Math.min(t.length - 1, i + window)
+    const to = Math.min(tn - 1, i + window)
     for (let j = from; j <= to; j++) {
-      if (tMatched[j] || s[i] !== t[j]) continue
-      sMatched[i] = 1
-      tMatched[j] = 1
+      if (flagsB[j] || s[i] !== t[j]) continue
+      flagsA[i] = 1
+      flagsB[j] = 1
       matches++
       break
     }
@@ -30,15 +61,15 @@ export function jaroWinkler(a: string, b: string): number {
   if (matches === 0) return 0
   let transpositions = 0
   let k = 0
-  for (let i = 0; i < s.length; i++) {
-    if (!sMatched[i]) continue
-    while (!tMatched[k]) k++
+  for (let i = 0; i < sn; i++) {
+    if (!flagsA[i]) continue
+    while (!flagsB[k]) k++
     if (s[i] !== t[k]) transpositions++
     k++
   }
-  const jaro = (matches / s.length + matches / t.length + (matches - transpositions / 2) / matches) / 3
+  const jaro = (matches / sn + matches / tn + (matches - transpositions / 2) / matches) / 3
   let prefix = 0
-  while (prefix < 4 && prefix < s.length && prefix < t.length && s[prefix] === t[prefix]) prefix++
+  while (prefix < 4 && prefix < sn && prefix < tn && s[prefix] === t[prefix]) prefix++
   return jaro + prefix * 0.1 * (1 - jaro)
 }
 
@@ -48,19 +79,20 @@ export function jaroWinkler(a: string, b: string): number {
  */
 export function damerauLevenshtein(a: string, b: string, max = Number.POSITIVE_INFINITY): number {
   if (a === b) return 0
-  const s = codePoints(a)
-  const t = codePoints(b)
-  if (Math.abs(s.length - t.length) > max) return max + 1
-  if (s.length === 0) return t.length
-  if (t.length === 0) return s.length
-  const width = t.length + 1
-  let previous2 = new Array<number>(width).fill(0)
-  let previous = Array.from({ length: width }, (_, j) => j)
-  let current = new Array<number>(width).fill(0)
-  for (let i = 1; i <= s.length; i++) {
+  const [s, sn] = fill(a, 'a')
+  const [t, tn] = fill(b, 'b')
+  if (Math.abs(sn - tn) > max) return max + 1
+  if (sn === 0 || tn === 0) return Math.min(sn + tn, max + 1)
+  if (rows[0].length < tn + 1)
+    rows = [new Int32Array(tn * 2 + 1), new Int32Array(tn * 2 + 1), new Int32Array(tn * 2 + 1)]
+  let previous2 = rows[0]
+  let previous = rows[1]
+  let current = rows[2]
+  for (let j = 0; j <= tn; j++) previous[j] = j
+  for (let i = 1; i <= sn; i++) {
     current[0] = i
     let rowMin = i
-    for (let j = 1; j <= t.length; j++) {
+    for (let j = 1; j <= tn; j++) {
       const cost = s[i - 1] === t[j - 1] ? 0 : 1
       let value = Math.min(
         (previous[j] as number) + 1,
@@ -73,9 +105,12 @@ export function damerauLevenshtein(a: string, b: string, max = Number.POSITIVE_I
       if (value < rowMin) rowMin = value
     }
     if (rowMin > max) return max + 1
-    ;[previous2, previous, current] = [previous, current, previous2]
+    const spare = previous2
+    previous2 = previous
+    previous = current
+    current = spare
   }
-  return previous[t.length] as number
+  return Math.min(previous[tn] as number, max + 1)
 }
 
 /**

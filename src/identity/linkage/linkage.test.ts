@@ -44,6 +44,37 @@ describe('comparators', () => {
     )
   })
 
+  it('agrees with the textbook recurrence on any strings, surrogate pairs included', () => {
+    const reference = (a: string, b: string) => {
+      const s = [...a]
+      const t = [...b]
+      const d = Array.from({ length: s.length + 1 }, (_, i) =>
+        Array.from({ length: t.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+      )
+      for (let i = 1; i <= s.length; i++)
+        for (let j = 1; j <= t.length; j++) {
+          const row = d[i] as number[]
+          const up = d[i - 1] as number[]
+          row[j] = Math.min(
+            (up[j] as number) + 1,
+            (row[j - 1] as number) + 1,
+            (up[j - 1] as number) + (s[i - 1] === t[j - 1] ? 0 : 1),
+          )
+          if (i > 1 && j > 1 && s[i - 1] === t[j - 2] && s[i - 2] === t[j - 1])
+            row[j] = Math.min(row[j] as number, ((d[i - 2] as number[])[j - 2] as number) + 1)
+        }
+      return (d[s.length] as number[])[t.length] as number
+    }
+    const word = fc.string({ unit: fc.constantFrom(...'アイウ渡辺邊𠮷𩸽ab'), maxLength: 70 })
+    fc.assert(
+      fc.property(word, word, (a, b) => {
+        expect(damerauLevenshtein(a, b)).toBe(reference(a, b))
+        const d = reference(a, b)
+        expect(damerauLevenshtein(a, b, 1)).toBe(Math.min(d, 2))
+      }),
+    )
+  })
+
   it('tells how two birth dates differ', () => {
     expect(compareDates('1965-04-15', '1965-04-15')).toBe('exact')
     expect(compareDates('1965-04-05', '1965-05-04')).toBe('swapped')
