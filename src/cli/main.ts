@@ -12,6 +12,7 @@ import { registerInitCommands } from './commands/init.js'
 import { registerInstitutionCommands } from './commands/institution.js'
 import { registerJobCommands } from './commands/jobs.js'
 import { registerKeyCommands } from './commands/keys.js'
+import { registerLinkCommands } from './commands/link.js'
 import { registerMonitorCommands } from './commands/monitor.js'
 import { registerOptOutCommands } from './commands/optout.js'
 import { registerScheduleCommands } from './commands/schedule.js'
@@ -134,6 +135,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   registerInstitutionCommands(program, define)
   registerSubmitCommands(program, define)
   registerOptOutCommands(program, define)
+  registerLinkCommands(program, define)
   registerAccountCommands(program, define)
   registerMonitorCommands(program, define)
   registerScheduleCommands(program, define)

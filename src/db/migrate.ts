@@ -6,6 +6,7 @@ import * as m0002 from './migrations/0002-intake.js'
 import * as m0003 from './migrations/0003-accounts.js'
 import * as m0004 from './migrations/0004-monitor.js'
 import * as m0005 from './migrations/0005-schedule.js'
+import * as m0006 from './migrations/0006-linkage.js'
 
 /** Every migration, in order. Names are permanent: a released migration is never edited, only followed. */
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -14,6 +15,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0003-accounts': m0003,
   '0004-monitor': m0004,
   '0005-schedule': m0005,
+  '0006-linkage': m0006,
 }
 
 export const LATEST_MIGRATION = Object.keys(MIGRATIONS).at(-1) ?? ''

@@ -141,6 +141,52 @@ export interface ScheduleTable {
   removed_at: Date | null
 }
 
+/** identity.person — a person across institutions; merges and splits are recorded, never undone. */
+export interface PersonTable {
+  id: Generated<number>
+  created_at: Timestamp
+  merged_into: number | null
+  merged_at: Date | null
+  split_from: number | null
+}
+
+/** clinical.patient_person — the current person of each patient. */
+export interface PatientPersonTable {
+  patient_ref: number
+  person_id: number
+  linked_at: Timestamp
+}
+
+/** identity.link_run — one linkage run: counts, the model, per-pass blocking figures, timings. */
+export interface LinkRunTable {
+  id: Generated<number>
+  job_id: number | null
+  started_at: Date
+  finished_at: Timestamp
+  records: number
+  candidates: number
+  links: number
+  review: number
+  persons: number
+  merges: number
+  splits: number
+  passes: ColumnType<unknown, string, string>
+  model: ColumnType<unknown, string, string>
+  timings: ColumnType<unknown, string, string>
+}
+
+/** identity.link_pair — a pair for review, and its final decision. */
+export interface LinkPairTable {
+  a_ref: number
+  b_ref: number
+  weight: number
+  explanation: ColumnType<unknown, string, string>
+  state: Generated<'review' | 'accepted' | 'rejected'>
+  run_id: number
+  decided_by: string | null
+  decided_at: Date | null
+}
+
 /** governance.approval — an operation that needs two people: one requests, another approves. */
 export interface ApprovalTable {
   id: Generated<number>
@@ -308,6 +354,10 @@ export interface Schema {
   'governance.block': BlockTable
   'governance.schedule': ScheduleTable
   'governance.approval': ApprovalTable
+  'identity.person': PersonTable
+  'clinical.patient_person': PatientPersonTable
+  'identity.link_run': LinkRunTable
+  'identity.link_pair': LinkPairTable
   'governance.monitor_cursor': MonitorCursorTable
   'governance.institution': InstitutionTable
   'governance.institution_key': InstitutionKeyTable

@@ -1,6 +1,17 @@
 // The identity vault: personal data per patient per institution, encrypted, with the hospital's
 // patient ID only as a keyed hash; refusals (提供停止) as tombstones. Only the core zone reads it, and
 // nothing here ever writes a clear-text name to a log, an error or another schema.
+
+export { VariantTable } from './normalize/index.js'
+export {
+  decidePair,
+  evaluateAgainstTruth,
+  type LinkageContext,
+  type LinkRunSummary,
+  pairsToReview,
+  type ReviewPair,
+  runLinkage,
+} from './persons.js'
 export {
   deleteVaultPatient,
   findOptOuts,
@@ -10,6 +21,7 @@ export {
   localPatientHash,
   lockInstitutionVault,
   mergeIdentity,
+  readAllIdentities,
   storeIdentities,
   type VaultPatient,
 } from './vault.js'

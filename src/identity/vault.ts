@@ -60,6 +60,25 @@ export async function findVaultPatients(
   return found
 }
 
+/** Every identity in the vault (the linkage job's input), decrypted; in patient_ref order. */
+export async function readAllIdentities(
+  db: Db,
+  keyring: Keyring,
+): Promise<Array<{ patientRef: number; institutionId: number; identity: PatientIdentity }>> {
+  const rows = await db
+    .selectFrom('identity.patient')
+    .select(['patient_ref', 'institution_id', 'local_hash', 'identity_enc'])
+    .orderBy('patient_ref')
+    .execute()
+  return rows.map((row) => ({
+    patientRef: row.patient_ref,
+    institutionId: row.institution_id,
+    identity: JSON.parse(
+      keyring.decryptText('identity', row.identity_enc, cipherContext(row.institution_id, row.local_hash)),
+    ) as PatientIdentity,
+  }))
+}
+
 /** The newer identity over the older: fields it has replace, fields it lacks stay; phones are merged. */
 export function mergeIdentity(older: PatientIdentity | undefined, newer: PatientIdentity): PatientIdentity {
   if (!older) return newer

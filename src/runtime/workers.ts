@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ObjectStore } from '../clinical/index.js'
+import { runLinkage, VariantTable } from '../identity/index.js'
 import {
   type CoreIntakeContext,
   processSubmission,
@@ -11,6 +12,7 @@ import {
 import { enqueueJob, type JobHandler, type PeriodicTask, Worker, type WorkerEvents } from '../jobs/index.js'
 import { TokumeiError } from '../model/index.js'
 import { type AuthContext, type MonitorContext, writeCheckpoint } from '../security/index.js'
+import { defaultSharedDataDir } from '../synth/index.js'
 import type { Runtime } from './runtime.js'
 
 /** What the core's intake needs from the runtime; `job` names the job the work belongs to. */
@@ -35,6 +37,14 @@ export function receiveContext(runtime: Runtime, actor: string = runtime.actor):
     actor,
     maxAttempts: runtime.config.jobs.maxAttempts,
   }
+}
+
+/** The 異体字 list, read once per process from the shared data (TOKUMEI_SHARED_DATA or beside the repository). */
+let variants: VariantTable | undefined
+function variantTable(): VariantTable {
+  const dir = defaultSharedDataDir(process.env)
+  variants ??= VariantTable.load(dir ? join(dir, 'itaiji', 'itaiji_list.yml') : undefined)
+  return variants
 }
 
 /** The job kinds this build of tokumei runs. Later modules add theirs here. */
@@ -83,6 +93,20 @@ export function builtinHandlers(runtime: Runtime): Map<string, JobHandler> {
       async (job) => {
         const result = await releaseHeldRecords(coreIntakeContext(runtime, job))
         return { ...result }
+      },
+    ],
+    [
+      // 名寄せ: links every identity of the vault into persons (the job may read the vault).
+      'link.run',
+      async (job) => {
+        const summary = await runLinkage({
+          db: runtime.db.kysely,
+          keyring: runtime.keyring,
+          actor: runtime.actor,
+          variants: variantTable(),
+          job: { id: job.id, kind: job.kind },
+        })
+        return { ...summary, passes: undefined, timings: undefined }
       },
     ],
     [

@@ -22,9 +22,33 @@ export interface Clustering {
 export function clusterRecords(
   records: readonly LinkRecord[],
   links: readonly ScoredPair[],
-  options: { sameInstitutionWeight: number },
+  options: {
+    sameInstitutionWeight: number
+    /** Pairs a reviewer rejected: their records never end in one person, whatever links them. */
+    cannotLink?: ReadonlyArray<readonly [number, number]>
+  },
 ): Clustering {
   const parent = Int32Array.from(records, (_, i) => i)
+  // Per cluster root, its records that have a cannot-link partner (few: reviewers' rejections).
+  const cannot = new Map<number, number[]>()
+  const partners = new Map<number, Set<number>>()
+  for (const [x, y] of options.cannotLink ?? []) {
+    for (const [p, q] of [
+      [x, y],
+      [y, x],
+    ] as const) {
+      const set = partners.get(p) ?? new Set<number>()
+      set.add(q)
+      partners.set(p, set)
+      if (!cannot.has(p)) cannot.set(p, [p])
+    }
+  }
+  const forbidden = (ra: number, rb: number) => {
+    const left = cannot.get(ra)
+    const right = cannot.get(rb)
+    if (!left || !right) return false
+    return left.some((x) => right.some((y) => partners.get(x)?.has(y)))
+  }
   // Per cluster root: institution → its local keys (a person has one key per institution, normally).
   const members = new Map<number, Map<string, Set<string>>>()
   for (const record of records)
@@ -55,12 +79,17 @@ export function clusterRecords(
         break
       }
     }
-    if (conflict && link.weight < options.sameInstitutionWeight) {
+    if ((conflict && link.weight < options.sameInstitutionWeight) || forbidden(ra, rb)) {
       refused.push(link)
       continue
     }
     const [root, child] = ma.size >= mb.size ? [ra, rb] : [rb, ra]
     parent[child] = root
+    const moving = cannot.get(child)
+    if (moving) {
+      cannot.set(root, [...(cannot.get(root) ?? []), ...moving])
+      cannot.delete(child)
+    }
     const into = members.get(root) as Map<string, Set<string>>
     for (const [institution, keys] of members.get(child) as Map<string, Set<string>>) {
       const set = into.get(institution)

@@ -45,6 +45,9 @@ export interface LinkOptions {
   readonly sameInstitutionWeight?: number
   readonly maxBlock?: number
   readonly random?: () => number
+  /** Reviewers' decisions, as record indices: accepted pairs are linked, rejected ones never. */
+  readonly accepted?: ReadonlyArray<readonly [number, number]>
+  readonly rejected?: ReadonlyArray<readonly [number, number]>
 }
 
 export interface LinkResult {
@@ -135,8 +138,18 @@ export function linkRecords(inputs: readonly LinkInput[], options: LinkOptions):
   }
   lap('score')
 
-  const clustering = clusterRecords(records, links, {
+  const rejected = new Set((options.rejected ?? []).map(([a, b]) => Math.min(a, b) * n + Math.max(a, b)))
+  const decided = [
+    ...links.filter((l) => !rejected.has(l.a * n + l.b)),
+    ...(options.accepted ?? []).map(([a, b]) => ({
+      a: Math.min(a, b),
+      b: Math.max(a, b),
+      weight: Number.POSITIVE_INFINITY,
+    })),
+  ]
+  const clustering = clusterRecords(records, decided, {
     sameInstitutionWeight: options.sameInstitutionWeight ?? 20,
+    cannotLink: options.rejected,
   })
   lap('cluster')
   return {

@@ -1,0 +1,149 @@
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import type { Command } from 'commander'
+import { decidePair, evaluateAgainstTruth, pairsToReview } from '../../identity/index.js'
+import { enqueueJob } from '../../jobs/index.js'
+import { TokumeiError } from '../../model/index.js'
+import { createWorker } from '../../runtime/index.js'
+import type { Define } from '../main.js'
+
+/**
+ * `tokumei link`: identity resolution (名寄せ) on the core host — run the linkage job, review the
+ * uncertain pairs (refs, weights and per-field agreement; never a name), and evaluate the persons
+ * against a ground truth.
+ */
+function ref(value: string | undefined): number {
+  const n = Number(value)
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new TokumeiError(`"${value}" is not a patient reference.`, { code: 'cli.bad_id', kind: 'invalid' })
+  return n
+}
+
+export function registerLinkCommands(program: Command, define: Define): void {
+  const link = program
+    .command('link')
+    .description('identity resolution (名寄せ): persons across institutions')
+  link
+    .command('run')
+    .description('link every patient of the vault into persons (a core job, run here until done)')
+    .action(
+      define(async ({ withRuntime, out }) => {
+        return withRuntime(async (runtime) => {
+          await enqueueJob(
+            runtime.db.kysely,
+            { kind: 'link.run' },
+            { maxAttempts: runtime.config.jobs.maxAttempts },
+          )
+          const worker = createWorker(runtime, {
+            onJobFailed: (job, error) => out.warn(`job ${job.id} (${job.kind}) failed: ${error}`),
+          })
+          await worker.run({ untilIdle: true })
+          const run = await runtime.db.kysely
+            .selectFrom('identity.link_run')
+            .selectAll()
+            .orderBy('id', 'desc')
+            .limit(1)
+            .executeTakeFirst()
+          if (!run)
+            throw new TokumeiError('The linkage job did not finish: see `tokumei jobs status`.', {
+              code: 'link.not_run',
+              kind: 'internal',
+            })
+          out.result(run, [
+            `Linkage run ${run.id}: ${run.records} patient(s) → ${run.persons} person(s); ${run.candidates} candidate pair(s), ${run.links} linked, ${run.review} to review; ${run.merges} merge(s), ${run.splits} split(s).`,
+          ])
+          return 0
+        })
+      }),
+    )
+  const review = link.command('review').description('pairs the model was unsure of: list, accept, reject')
+  review
+    .command('list')
+    .description('pairs waiting for a decision, strongest first, with each field’s agreement and weight')
+    .option('--limit <n>', 'at most this many', '50')
+    .action(
+      define(async ({ withRuntime, out }, options) => {
+        return withRuntime(async (runtime) => {
+          const pairs = await pairsToReview(runtime.db.kysely, Number(options.limit) || 50)
+          out.result(
+            pairs,
+            pairs.length > 0
+              ? pairs.map((p) => {
+                  const why = p.explanation as {
+                    fields: Array<{ field: string; level: string | null; weight: number }>
+                  }
+                  return `${p.a} ~ ${p.b}  weight ${p.weight.toFixed(1)}  ${why.fields
+                    .filter((f) => f.level !== null)
+                    .map((f) => `${f.field}: ${f.level} (${f.weight >= 0 ? '+' : ''}${f.weight.toFixed(1)})`)
+                    .join('; ')}`
+                })
+              : 'No pairs to review.',
+          )
+          return 0
+        })
+      }),
+    )
+  for (const [name, decision] of [
+    ['accept', 'accepted'],
+    ['reject', 'rejected'],
+  ] as const) {
+    review
+      .command(`${name} <a> <b>`)
+      .description(`${name} a pair (final: the decision binds every later run)`)
+      .action(
+        define(async ({ withRuntime, out }, _options, a, b) => {
+          return withRuntime(async (runtime) => {
+            await decidePair(
+              { db: runtime.db.kysely, keyring: runtime.keyring, actor: runtime.actor },
+              { a: ref(a), b: ref(b), decision },
+            )
+            out.result(
+              { a: ref(a), b: ref(b), decision },
+              `Pair ${a} ~ ${b} ${decision}; the next \`tokumei link run\` applies it.`,
+            )
+            return 0
+          })
+        }),
+      )
+  }
+  link
+    .command('evaluate')
+    .description('compare the persons with a ground truth (person_id,institution_code,local_patient_id)')
+    .requiredOption('--truth <file>', 'the truth CSV, e.g. truth/persons.csv of `tokumei synth`')
+    .action(
+      define(async ({ withRuntime, out, io }, options) => {
+        const file = resolve(io.cwd, String(options.truth))
+        let text: string
+        try {
+          text = readFileSync(file, 'utf8')
+        } catch {
+          throw new TokumeiError(`Cannot read the truth file ${file}.`, {
+            code: 'link.bad_truth',
+            kind: 'invalid',
+          })
+        }
+        return withRuntime(async (runtime) => {
+          const result = await evaluateAgainstTruth(runtime.db.kysely, runtime.keyring, text)
+          const f = (x: number) => x.toFixed(4)
+          out.result(
+            {
+              pairwise: {
+                precision: result.pairwise.precision,
+                recall: result.pairwise.recall,
+                f1: result.pairwise.f1,
+              },
+              bcubed: result.bcubed,
+              patients: result.patients,
+              missing: result.missing,
+            },
+            [
+              `Pairwise: precision ${f(result.pairwise.precision)}, recall ${f(result.pairwise.recall)}, F1 ${f(result.pairwise.f1)}`,
+              `B-cubed:  precision ${f(result.bcubed.precision)}, recall ${f(result.bcubed.recall)}, F1 ${f(result.bcubed.f1)}`,
+              `${result.patients} patient(s) compared${result.missing ? `; ${result.missing} in the truth are not in the vault` : ''}.`,
+            ],
+          )
+          return 0
+        })
+      }),
+    )
+}

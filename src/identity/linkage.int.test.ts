@@ -1,0 +1,181 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { sql } from 'kysely'
+import { beforeAll, expect, it } from 'vitest'
+import { describeEachDialect } from '../../test/support/database.js'
+import { exists, listFiles, SHARED_DATA, useSyntheticData } from '../../test/support/files.js'
+import { startTestServer, type TestServer } from '../../test/support/server.js'
+import { addInstitution, openSubmission, receiveFiles, sealSubmission } from '../intake/index.js'
+import { createWorker, receiveContext } from '../runtime/index.js'
+import { decidePair, evaluateAgainstTruth, runLinkage, VariantTable } from './index.js'
+
+/**
+ * Linkage against the store, on both dialects: hospitals' submissions go through intake as jobs,
+ * then the linkage job links the vault into persons; persons stay stable across runs, reviewers'
+ * decisions bind the next run (a rejection splits, an acceptance merges, both recorded), and no name
+ * reaches the linkage tables.
+ */
+const HAS_SHARED_DATA = SHARED_DATA !== undefined && exists(SHARED_DATA)
+const generate = useSyntheticData()
+
+describeEachDialect('linkage against the store', (t) => {
+  let server: TestServer
+  let truth: string
+  let canaries: string[]
+  const variants = () =>
+    VariantTable.load(SHARED_DATA ? join(SHARED_DATA, 'itaiji', 'itaiji_list.yml') : undefined)
+  const context = () => ({
+    db: t.db.kysely,
+    keyring: t.keyring,
+    actor: 'os:linker@core',
+    variants: variants(),
+  })
+  const personOf = async (ref: number) =>
+    (
+      await t.db.kysely
+        .selectFrom('clinical.patient_person')
+        .select('person_id')
+        .where('patient_ref', '=', ref)
+        .executeTakeFirstOrThrow()
+    ).person_id
+
+  beforeAll(async () => {
+    if (!HAS_SHARED_DATA) return
+    server = await startTestServer(t)
+    const { dir } = await generate({ persons: 150, hospitals: 3, seed: 'linkage-store', formats: ['ssmix2'] })
+    truth = readFileSync(join(dir, 'truth', 'persons.csv'), 'utf8')
+    canaries = readFileSync(join(dir, 'truth', 'canaries.txt'), 'utf8')
+      .split('\n')
+      .filter((c) => c.length >= 3 && !/\d/.test(c))
+    const receive = receiveContext(server.runtime)
+    for (const line of readFileSync(join(dir, 'truth', 'notices.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)) {
+      const code = line.split(',')[0] as string
+      const { institution } = await addInstitution(t.db.kysely, {
+        code,
+        name: `病院${code}`,
+        noticeStart: '2010-01-01',
+      })
+      const id = await openSubmission(receive, {
+        institutionId: institution.id,
+        declaredFormat: 'ssmix2',
+        channel: 'cli',
+      })
+      const root = join(dir, code)
+      await receiveFiles(
+        receive,
+        id,
+        listFiles(root).map((path) => ({ path, bytes: readFileSync(join(root, path)) })),
+      )
+      await sealSubmission(receive, id)
+    }
+    await createWorker(server.runtime).run({ untilIdle: true })
+  })
+
+  it.runIf(HAS_SHARED_DATA)(
+    'links the vault into persons as the truth has them, and says nothing personal',
+    async () => {
+      const summary = await runLinkage({ ...context(), job: { id: 1, kind: 'link.run' } })
+      expect(summary.records).toBeGreaterThan(150)
+      const evaluation = await evaluateAgainstTruth(t.db.kysely, t.keyring, truth)
+      expect(evaluation.missing).toBeLessThan(5) // held for the notice period or quarantined, if any
+      expect(evaluation.pairwise.f1).toBeGreaterThanOrEqual(0.99)
+      const { rows } = await sql<{ n: number }>`
+      select count(*)::int as n from identity.patient p
+      left join clinical.patient_person pp using (patient_ref) where pp.person_id is null`.execute(
+        t.db.kysely,
+      )
+      expect(rows[0]?.n).toBe(0)
+      const read = await t.db.kysely
+        .selectFrom('audit.event')
+        .select(['actor', 'detail'])
+        .where('action', '=', 'identity.read')
+        .where('target', 'like', 'link_run:%')
+        .execute()
+      expect(read).toEqual([
+        { actor: 'os:linker@core', detail: expect.objectContaining({ kind: 'link.run', job: 1 }) },
+      ])
+      const stored = JSON.stringify(
+        await sql`select (select json_agg(r) from identity.link_run r) as runs, (select json_agg(p) from identity.link_pair p) as pairs`.execute(
+          t.db.kysely,
+        ),
+      )
+      for (const canary of canaries) expect(stored, 'a name in the linkage tables').not.toContain(canary)
+    },
+  )
+
+  it.runIf(HAS_SHARED_DATA)('keeps every person id on a second run', async () => {
+    const before = await t.db.kysely
+      .selectFrom('clinical.patient_person')
+      .selectAll()
+      .orderBy('patient_ref')
+      .execute()
+    const summary = await runLinkage(context())
+    expect(summary).toMatchObject({ merges: 0, splits: 0 })
+    const after = await t.db.kysely
+      .selectFrom('clinical.patient_person')
+      .selectAll()
+      .orderBy('patient_ref')
+      .execute()
+    expect(after.map((r) => [r.patient_ref, r.person_id])).toEqual(
+      before.map((r) => [r.patient_ref, r.person_id]),
+    )
+  })
+
+  it.runIf(HAS_SHARED_DATA)(
+    'a rejected pair splits its person, an accepted pair merges two, both recorded',
+    async () => {
+      // Two patients of one person, and one patient of another.
+      const { rows } = await sql<{ person_id: number; refs: number[] }>`
+      select person_id, array_agg(patient_ref order by patient_ref) as refs from clinical.patient_person
+      group by person_id having count(*) = 2 order by person_id limit 1`.execute(t.db.kysely)
+      const together = rows[0] as { person_id: number; refs: number[] }
+      const [a, b] = together.refs.map(Number) as [number, number]
+      const other = (
+        await t.db.kysely
+          .selectFrom('clinical.patient_person')
+          .select('patient_ref')
+          .where('person_id', '<>', together.person_id)
+          .orderBy('patient_ref')
+          .executeTakeFirstOrThrow()
+      ).patient_ref
+      const run = (await t.db.kysely.selectFrom('identity.link_run').select('id').executeTakeFirstOrThrow())
+        .id
+      // As if the model had been unsure of both pairs.
+      await t.db.kysely
+        .insertInto('identity.link_pair')
+        .values([
+          { a_ref: a, b_ref: b, weight: 0, explanation: '{}', run_id: run },
+          { a_ref: Math.min(a, other), b_ref: Math.max(a, other), weight: 0, explanation: '{}', run_id: run },
+        ])
+        .onConflict((oc) => oc.doNothing())
+        .execute()
+      const reviewer = { db: t.db.kysely, keyring: t.keyring, actor: 'account:reviewer' }
+      await decidePair(reviewer, { a, b, decision: 'rejected' })
+      await decidePair(reviewer, { a: other, b: a, decision: 'accepted' })
+      await expect(decidePair(reviewer, { a, b, decision: 'accepted' })).rejects.toMatchObject({
+        code: 'link.not_in_review',
+      })
+      const summary = await runLinkage(context())
+      expect(await personOf(a)).not.toBe(await personOf(b))
+      expect(await personOf(a)).toBe(await personOf(other))
+      const person = (id: number) =>
+        t.db.kysely
+          .selectFrom('identity.person')
+          .select(['merged_into', 'split_from'])
+          .where('id', '=', id)
+          .executeTakeFirstOrThrow()
+      // The old person of a and b either kept one of them, or (holding none) was merged into another;
+      // a part that left it under a new person names it as where it split from.
+      const holders = new Set([await personOf(a), await personOf(b)])
+      if (!holders.has(together.person_id))
+        expect((await person(together.person_id)).merged_into).not.toBeNull()
+      for (const holder of holders)
+        if (holder !== together.person_id && holder !== (await personOf(other)))
+          expect((await person(holder)).split_from).toBe(together.person_id)
+      expect(summary.records).toBeGreaterThan(150)
+    },
+  )
+})
