@@ -5,6 +5,7 @@ export {
   type AuthSettings,
   type Config,
   describeConfig,
+  type IdentitySettings,
   type IntakeSettings,
   type LoadConfigOptions,
   type LogLevel,

@@ -25,10 +25,16 @@ export interface Config {
   readonly intake: IntakeSettings
   readonly auth: AuthSettings
   readonly monitor: MonitorSettings
+  readonly identity: IdentitySettings
   /** The YAML file that was read, if any. */
   readonly configFile: string | undefined
   /** Where each setting's value came from, by dotted path. */
   readonly sources: Readonly<Record<string, SettingSource>>
+}
+
+export interface IdentitySettings {
+  /** The 異体字 list (absolute path); undefined: the shared data's, or the built-in pairs. */
+  readonly variantList: string | undefined
 }
 
 export interface MonitorSettings {
@@ -172,6 +178,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       sessionIdleMinutes: get<number>('auth.sessionIdleMinutes') ?? 15,
       sessionHours: get<number>('auth.sessionHours') ?? 8,
       resetCodeHours: get<number>('auth.resetCodeHours') ?? 24,
+    }),
+    identity: Object.freeze({
+      variantList: get<string>('identity.variantList')
+        ? resolve(base('identity.variantList'), get<string>('identity.variantList') as string)
+        : undefined,
     }),
     configFile: fromFile ? file : undefined,
     sources: Object.freeze(sources),

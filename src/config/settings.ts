@@ -319,6 +319,14 @@ export const SETTINGS: readonly SettingSpec[] = [
     doc: 'Where every alert is posted as JSON (retried up to 5 times). Empty: alerts are only stored.',
   },
   {
+    path: 'identity.variantList',
+    env: 'TOKUMEI_VARIANT_LIST',
+    schema: z.string().min(1),
+    kind: 'string',
+    expected: 'the path of a YAML map of standard kanji to their variants',
+    doc: 'The 異体字 list linkage folds names with (default: itaiji/itaiji_list.yml of the shared data, when present; built-in pairs otherwise).',
+  },
+  {
     path: 'schedule.timeZone',
     env: 'TOKUMEI_TIME_ZONE',
     schema: z.string().refine((v) => {

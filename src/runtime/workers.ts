@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ObjectStore } from '../clinical/index.js'
@@ -39,11 +40,19 @@ export function receiveContext(runtime: Runtime, actor: string = runtime.actor):
   }
 }
 
-/** The 異体字 list, read once per process from the shared data (TOKUMEI_SHARED_DATA or beside the repository). */
+/** The 異体字 list (identity.variantList, else the shared data's, else built-in pairs), read once. */
 let variants: VariantTable | undefined
-function variantTable(): VariantTable {
-  const dir = defaultSharedDataDir(process.env)
-  variants ??= VariantTable.load(dir ? join(dir, 'itaiji', 'itaiji_list.yml') : undefined)
+function variantTable(runtime: Runtime): VariantTable {
+  const configured = runtime.config.identity.variantList
+  if (configured && !existsSync(configured))
+    throw new TokumeiError(`The 異体字 list ${configured} (identity.variantList) does not exist.`, {
+      code: 'identity.variant_list_missing',
+      kind: 'invalid',
+    })
+  const shared = defaultSharedDataDir(process.env)
+  variants ??= VariantTable.load(
+    runtime.config.identity.variantList ?? (shared ? join(shared, 'itaiji', 'itaiji_list.yml') : undefined),
+  )
   return variants
 }
 
@@ -103,7 +112,7 @@ export function builtinHandlers(runtime: Runtime): Map<string, JobHandler> {
           db: runtime.db.kysely,
           keyring: runtime.keyring,
           actor: runtime.actor,
-          variants: variantTable(),
+          variants: variantTable(runtime),
           job: { id: job.id, kind: job.kind },
         })
         return { ...summary, passes: undefined, timings: undefined }

@@ -29,7 +29,7 @@ export function registerLinkCommands(program: Command, define: Define): void {
     .action(
       define(async ({ withRuntime, out }) => {
         return withRuntime(async (runtime) => {
-          await enqueueJob(
+          const { id } = await enqueueJob(
             runtime.db.kysely,
             { kind: 'link.run' },
             { maxAttempts: runtime.config.jobs.maxAttempts },
@@ -38,17 +38,24 @@ export function registerLinkCommands(program: Command, define: Define): void {
             onJobFailed: (job, error) => out.warn(`job ${job.id} (${job.kind}) failed: ${error}`),
           })
           await worker.run({ untilIdle: true })
-          const run = await runtime.db.kysely
-            .selectFrom('identity.link_run')
-            .selectAll()
-            .orderBy('id', 'desc')
-            .limit(1)
-            .executeTakeFirst()
+          const job = await runtime.db.kysely
+            .selectFrom('jobs.job')
+            .select(['status', 'last_error'])
+            .where('id', '=', id)
+            .executeTakeFirstOrThrow()
+          const run =
+            job.status === 'done'
+              ? await runtime.db.kysely
+                  .selectFrom('identity.link_run')
+                  .selectAll()
+                  .where('job_id', '=', id)
+                  .executeTakeFirst()
+              : undefined
           if (!run)
-            throw new TokumeiError('The linkage job did not finish: see `tokumei jobs status`.', {
-              code: 'link.not_run',
-              kind: 'internal',
-            })
+            throw new TokumeiError(
+              `The linkage job ${id} did not finish (${job.status}${job.last_error ? `: ${job.last_error}` : ''}); see \`tokumei jobs status\`.`,
+              { code: 'link.not_run', kind: 'internal' },
+            )
           out.result(run, [
             `Linkage run ${run.id}: ${run.records} patient(s) → ${run.persons} person(s); ${run.candidates} candidate pair(s), ${run.links} linked, ${run.review} to review; ${run.merges} merge(s), ${run.splits} split(s).`,
           ])
