@@ -31,6 +31,15 @@ const cipherContext = (institutionId: number, hash: Uint8Array) => ({
 
 export const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
 
+/** One vault row's identity, decrypted (bound to its institution and hash: a moved row does not open). */
+const openIdentity = (
+  keyring: Keyring,
+  row: { institution_id: number; local_hash: Uint8Array; identity_enc: Uint8Array },
+): PatientIdentity =>
+  JSON.parse(
+    keyring.decryptText('identity', row.identity_enc, cipherContext(row.institution_id, row.local_hash)),
+  ) as PatientIdentity
+
 /** The vault entries of these patients, by hash (hex). */
 export async function findVaultPatients(
   db: Db,
@@ -44,6 +53,7 @@ export async function findVaultPatients(
     .selectFrom('identity.patient')
     .select([
       'patient_ref',
+      'institution_id',
       'local_hash',
       'identity_enc',
       sql<string | null>`first_seen::text`.as('first_seen'),
@@ -52,10 +62,11 @@ export async function findVaultPatients(
     .where('local_hash', '=', sql<Uint8Array>`any(${hashes}::bytea[])`)
     .execute()
   for (const row of rows) {
-    const identity = JSON.parse(
-      keyring.decryptText('identity', row.identity_enc, cipherContext(institutionId, row.local_hash)),
-    ) as PatientIdentity
-    found.set(hex(row.local_hash), { patientRef: row.patient_ref, identity, firstSeen: row.first_seen })
+    found.set(hex(row.local_hash), {
+      patientRef: row.patient_ref,
+      identity: openIdentity(keyring, row),
+      firstSeen: row.first_seen,
+    })
   }
   return found
 }
@@ -73,9 +84,7 @@ export async function readAllIdentities(
   return rows.map((row) => ({
     patientRef: row.patient_ref,
     institutionId: row.institution_id,
-    identity: JSON.parse(
-      keyring.decryptText('identity', row.identity_enc, cipherContext(row.institution_id, row.local_hash)),
-    ) as PatientIdentity,
+    identity: openIdentity(keyring, row),
   }))
 }
 

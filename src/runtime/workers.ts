@@ -41,7 +41,7 @@ export function receiveContext(runtime: Runtime, actor: string = runtime.actor):
 }
 
 /** The 異体字 list (identity.variantList, else the shared data's, else built-in pairs), read once. */
-let variants: VariantTable | undefined
+const variantTables = new Map<string, VariantTable>()
 function variantTable(runtime: Runtime): VariantTable {
   const configured = runtime.config.identity.variantList
   if (configured && !existsSync(configured))
@@ -50,13 +50,16 @@ function variantTable(runtime: Runtime): VariantTable {
       kind: 'invalid',
     })
   const shared = defaultSharedDataDir(process.env)
-  variants ??= VariantTable.load(
-    runtime.config.identity.variantList ?? (shared ? join(shared, 'itaiji', 'itaiji_list.yml') : undefined),
-  )
-  return variants
+  const file = configured ?? (shared ? join(shared, 'itaiji', 'itaiji_list.yml') : '')
+  // Read once per file and process (a runtime with another list gets its own).
+  let table = variantTables.get(file)
+  if (!table) {
+    table = VariantTable.load(file || undefined)
+    variantTables.set(file, table)
+  }
+  return table
 }
 
-/** The job kinds this build of tokumei runs. Later modules add theirs here. */
 /** What the monitor needs from the runtime. */
 export function monitorContext(runtime: Runtime): MonitorContext {
   return { db: runtime.db.kysely, keyring: runtime.keyring, settings: runtime.config.monitor }
@@ -72,6 +75,7 @@ export function authContext(runtime: Runtime): AuthContext {
   }
 }
 
+/** The job kinds this build of tokumei runs. Later modules add theirs here. */
 export function builtinHandlers(runtime: Runtime): Map<string, JobHandler> {
   return new Map<string, JobHandler>([
     [

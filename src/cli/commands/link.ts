@@ -5,6 +5,7 @@ import { decidePair, evaluateAgainstTruth, pairsToReview } from '../../identity/
 import { enqueueJob } from '../../jobs/index.js'
 import { TokumeiError } from '../../model/index.js'
 import { createWorker } from '../../runtime/index.js'
+import { idArgument } from '../args.js'
 import type { Define } from '../main.js'
 
 /**
@@ -12,13 +13,6 @@ import type { Define } from '../main.js'
  * uncertain pairs (refs, weights and per-field agreement; never a name), and evaluate the persons
  * against a ground truth.
  */
-function ref(value: string | undefined): number {
-  const n = Number(value)
-  if (!Number.isSafeInteger(n) || n <= 0)
-    throw new TokumeiError(`"${value}" is not a patient reference.`, { code: 'cli.bad_id', kind: 'invalid' })
-  return n
-}
-
 export function registerLinkCommands(program: Command, define: Define): void {
   const link = program
     .command('link')
@@ -102,10 +96,10 @@ export function registerLinkCommands(program: Command, define: Define): void {
           return withRuntime(async (runtime) => {
             await decidePair(
               { db: runtime.db.kysely, keyring: runtime.keyring, actor: runtime.actor },
-              { a: ref(a), b: ref(b), decision },
+              { a: idArgument(a, 'patient reference'), b: idArgument(b, 'patient reference'), decision },
             )
             out.result(
-              { a: ref(a), b: ref(b), decision },
+              { a: idArgument(a, 'patient reference'), b: idArgument(b, 'patient reference'), decision },
               `Pair ${a} ~ ${b} ${decision}; the next \`tokumei link run\` applies it.`,
             )
             return 0

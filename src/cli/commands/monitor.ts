@@ -17,6 +17,7 @@ import {
   startMonitor,
   verifyPerson,
 } from '../../security/index.js'
+import { idArgument } from '../args.js'
 import type { Define } from '../main.js'
 import { readCode, readPassword } from '../secrets.js'
 
@@ -95,7 +96,7 @@ export function registerMonitorCommands(program: Command, define: Define): void 
     .action(
       define(
         async ({ withRuntime, out, remote }, _options, id) => {
-          const blockId = positiveInteger(id, 'block')
+          const blockId = idArgument(id, 'block')
           const api = remote()
           const request = api
             ? (await api.call<{ approval: ApprovalView }>('POST', `/api/portal/v1/blocks/${blockId}/lift`))
@@ -142,7 +143,7 @@ export function registerMonitorCommands(program: Command, define: Define): void 
     .action(
       define(
         async ({ withRuntime, out, remote }, _options, id) => {
-          const requestId = positiveInteger(id, 'request')
+          const requestId = idArgument(id, 'request')
           const api = remote()
           const request = api
             ? (
@@ -176,7 +177,7 @@ export function registerMonitorCommands(program: Command, define: Define): void 
     .action(
       define(
         async ({ withRuntime, out, remote, io }, options, id) => {
-          const requestId = positiveInteger(id, 'request')
+          const requestId = idArgument(id, 'request')
           const prompt = (text: string) => io.stderr.write(text)
           const api = remote()
           if (api) {
@@ -241,11 +242,4 @@ async function rotateKeys(runtime: Runtime, approved: ApprovalView): Promise<Rec
     newKeyFile: typeof approved.params.newKeyFile === 'string' ? approved.params.newKeyFile : undefined,
   })
   return { ...report }
-}
-
-function positiveInteger(value: string | undefined, what: string): number {
-  const n = Number(value)
-  if (!Number.isSafeInteger(n) || n <= 0)
-    throw new TokumeiError(`"${value}" is not a ${what} number.`, { code: 'cli.bad_id', kind: 'invalid' })
-  return n
 }

@@ -8,6 +8,7 @@ import {
   removeScheduleEntry,
   type ScheduleEntry,
 } from '../../security/index.js'
+import { idArgument } from '../args.js'
 import type { Define } from '../main.js'
 
 /**
@@ -103,12 +104,13 @@ export function registerScheduleCommands(program: Command, define: Define): void
     .description('withdraw an entry (what it covered becomes unscheduled at once)')
     .action(
       define(async ({ withRuntime, out }, _options, id) => {
+        const entry = idArgument(id, 'schedule entry')
         return withRuntime(async (runtime) => {
           await removeScheduleEntry(
             { db: runtime.db.kysely, keyring: runtime.keyring, actor: runtime.actor },
-            Number(id),
+            entry,
           )
-          out.result({ id: Number(id), removed: true }, `Schedule entry ${id} removed.`)
+          out.result({ id: entry, removed: true }, `Schedule entry ${entry} removed.`)
           return 0
         })
       }),

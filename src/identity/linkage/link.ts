@@ -77,6 +77,18 @@ export function seededRandom(seed: number): () => number {
   }
 }
 
+/** The position of `key` in the sorted `pairs` (it is there: samples are drawn from the candidates). */
+function indexOfPair(pairs: Float64Array, key: number): number {
+  let low = 0
+  let high = pairs.length - 1
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if ((pairs[middle] as number) < key) low = middle + 1
+    else high = middle
+  }
+  return low
+}
+
 export function linkRecords(inputs: readonly LinkInput[], options: LinkOptions): LinkResult {
   const fields = options.fields ?? FIELDS
   const random = options.random ?? seededRandom(20260101)
@@ -112,12 +124,10 @@ export function linkRecords(inputs: readonly LinkInput[], options: LinkOptions):
   const u = estimateU(fields, records, options.uSamples ?? Math.min(200_000, n * 20), random)
   const training = passes.map((pass, p) => {
     const sample = samples[p] as Float64Array
+    // Every sampled pair is a candidate, compared already: found by binary search in the sorted pairs.
     const sampled: Pattern[] = new Array(sample.length)
-    for (let s = 0; s < sample.length; s++) {
-      const key = sample[s] as number
-      const i = Math.floor(key / n)
-      sampled[s] = comparePair(fields, records[i] as LinkRecord, records[key - i * n] as LinkRecord)
-    }
+    for (let s = 0; s < sample.length; s++)
+      sampled[s] = patterns[indexOfPair(pairs, sample[s] as number)] as Pattern
     return { name: pass.name, uses: pass.uses, patterns: sampled, pairs: (reports[p] as PassReport).pairs }
   })
   const model = trainModel(fields, u, training, n)

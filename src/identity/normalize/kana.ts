@@ -32,11 +32,6 @@ export function toHiragana(text: string): string {
   return out
 }
 
-/** Whether every character is katakana (after `kanaReading`), i.e. the value is a reading at all. */
-export function isKatakana(text: string): boolean {
-  return text.length > 0 && /^[\u30A1-\u30FA\u30FC]+$/u.test(text)
-}
-
 /** The reading in one form: full-width katakana, no spaces. */
 export function kanaReading(raw: string): string {
   return toKatakana(compactName(raw))

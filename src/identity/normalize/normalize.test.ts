@@ -6,7 +6,6 @@ import { toWarekiDigits, toWarekiText } from '../../formats/wareki.js'
 import {
   addressKey,
   checkDigit,
-  codePoints,
   hepburn,
   insuredKey,
   insurerKey,
@@ -323,9 +322,5 @@ describe('one identity', () => {
     expect(normalizeSex('男')).toBe('M')
     expect(normalizeSex('female')).toBe('F')
     expect(normalizeSex('U')).toBeUndefined()
-  })
-
-  it('counts characters as code points, not UTF-16 units', () => {
-    expect(codePoints('𠮷野').length).toBe(2)
   })
 })

@@ -22,10 +22,3 @@ export function compactName(raw: string): string {
 export function digitsOf(raw: string): string {
   return foldText(raw).replace(/\D/g, '')
 }
-
-/** Code points, not UTF-16 units: comparators count characters, never bytes or surrogate halves. */
-export function codePoints(text: string): number[] {
-  const points: number[] = []
-  for (const ch of text) points.push(ch.codePointAt(0) as number)
-  return points
-}

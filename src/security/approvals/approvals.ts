@@ -135,13 +135,21 @@ export async function listApprovals(
   db: Db,
   options: { all?: boolean; limit?: number } = {},
 ): Promise<ApprovalView[]> {
-  const list = await queryApprovals(db, { limit: options.limit ?? 100 })
-  return options.all ? list : list.filter((a) => a.state === 'open')
+  return queryApprovals(db, { limit: options.limit ?? 100, open: !options.all })
 }
 
-async function queryApprovals(db: Db, filter: { id?: number; limit?: number }): Promise<ApprovalView[]> {
+async function queryApprovals(
+  db: Db,
+  filter: { id?: number; limit?: number; open?: boolean },
+): Promise<ApprovalView[]> {
   let query = db.selectFrom('governance.approval').selectAll().orderBy('id', 'desc')
   if (filter.id !== undefined) query = query.where('id', '=', filter.id)
+  // Open ones are chosen in SQL, so that the limit counts only them.
+  if (filter.open)
+    query = query
+      .where('approved_at', 'is', null)
+      .where('cancelled_at', 'is', null)
+      .where('expires_at', '>', sql<Date>`now()`)
   if (filter.limit !== undefined) query = query.limit(filter.limit)
   const rows = await query.execute()
   const now = new Date()

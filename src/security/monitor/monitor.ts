@@ -61,7 +61,17 @@ export function blockSubject(actor: string): string | undefined {
   return key ? `key:${key[1]}` : undefined
 }
 
+/** The allowed networks of a settings object, built once (settings never change while they live). */
+const NETWORKS = new WeakMap<MonitorSettings, BlockList | undefined>()
+
 function networks(settings: MonitorSettings): BlockList | undefined {
+  if (NETWORKS.has(settings)) return NETWORKS.get(settings)
+  const list = buildNetworks(settings)
+  NETWORKS.set(settings, list)
+  return list
+}
+
+function buildNetworks(settings: MonitorSettings): BlockList | undefined {
   if (settings.allowedNetworks.length === 0) return undefined
   const list = new BlockList()
   for (const cidr of settings.allowedNetworks) {

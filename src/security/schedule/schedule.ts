@@ -61,15 +61,23 @@ function splitOnce(text: string, separator: string): [string, string | undefined
   return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + separator.length)]
 }
 
+/** One formatter per time zone: building one costs far more than using it, and the monitor asks per event. */
+const FORMATS = new Map<string, Intl.DateTimeFormat>()
+
 /** The weekday (ISO) and minute of the day of an instant in a time zone. */
 export function localTime(at: Date, timeZone: string): { day: number; minute: number } {
-  const parts = new Intl.DateTimeFormat('en-GB', {
-    timeZone,
-    weekday: 'short',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(at)
+  let format = FORMATS.get(timeZone)
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      weekday: 'short',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    })
+    FORMATS.set(timeZone, format)
+  }
+  const parts = format.formatToParts(at)
   const part = (type: string) => parts.find((p) => p.type === type)?.value ?? ''
   const day = DAY_NAMES.indexOf(part('weekday').toLowerCase() as (typeof DAY_NAMES)[number]) + 1
   return { day, minute: Number(part('hour')) * 60 + Number(part('minute')) }
