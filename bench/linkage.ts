@@ -77,7 +77,7 @@ const variants = VariantTable.load(SHARED_DATA ? join(SHARED_DATA, 'itaiji', 'it
 const febrl = FEBRL_DIR && existsSync(FEBRL_DIR) ? febrl4Inputs() : undefined
 if (febrl) {
   const start = performance.now()
-  const result = linkRecords(febrl.inputs, { variants })
+  const result = await linkRecords(febrl.inputs, { variants })
   report('FEBRL4', febrl.inputs, febrl.truth, result, performance.now() - start)
   console.log(
     '  Python recordlinkage 0.16 on FEBRL4 (peers/README.md): F1 0.790–0.918 in 1.0–2.7 s (blocking loses true pairs)',
@@ -91,7 +91,10 @@ const { inputs, truth } = syntheticLinkInputs(
 )
 console.log(`\n(synthetic identities generated in ${((performance.now() - generated) / 1000).toFixed(1)} s)`)
 const start = performance.now()
-const result = linkRecords(inputs, { variants })
+const result = await linkRecords(inputs, {
+  variants,
+  onStage: (stage, ms, detail) => console.log(`  … ${stage} done in ${(ms / 1000).toFixed(1)} s (${detail})`),
+})
 report(
   `Synthetic, ${values.persons} persons, ${values.hospitals} hospitals`,
   inputs,

@@ -52,8 +52,15 @@ describe.runIf(SHARED_DATA !== undefined && exists(SHARED_DATA))('tokumei link',
     }
     const linked = await run('link', 'run', '--json')
     expect(linked.code).toBe(0)
-    const summary = JSON.parse(linked.stdout) as { records: number; persons: number }
+    const summary = JSON.parse(linked.stdout) as { records: number; persons: number; mode: string }
     expect(summary.persons).toBeLessThan(summary.records)
+    expect(summary.mode).toBe('full')
+    // Nothing new: the next run is incremental and links nobody.
+    const again = await run('link', 'run')
+    expect(again.code).toBe(0)
+    expect(again.stdout).toMatch(/^Linkage run \d+ \(incremental\): 0 new or changed patient\(s\)/)
+    const both = await run('link', 'run', '--full', '--incremental')
+    expect(both).toMatchObject({ code: 2, stderr: 'tokumei: Choose --full or --incremental, not both.\n' })
     const evaluated = await run('link', 'evaluate', '--truth', 'syn/truth/persons.csv', '--json')
     expect(evaluated.code).toBe(0)
     const evaluation = JSON.parse(evaluated.stdout)

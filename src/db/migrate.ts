@@ -7,6 +7,7 @@ import * as m0003 from './migrations/0003-accounts.js'
 import * as m0004 from './migrations/0004-monitor.js'
 import * as m0005 from './migrations/0005-schedule.js'
 import * as m0006 from './migrations/0006-linkage.js'
+import * as m0007 from './migrations/0007-link-tokens.js'
 
 /** Every migration, in order. Names are permanent: a released migration is never edited, only followed. */
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -16,6 +17,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0004-monitor': m0004,
   '0005-schedule': m0005,
   '0006-linkage': m0006,
+  '0007-link-tokens': m0007,
 }
 
 export const LATEST_MIGRATION = Object.keys(MIGRATIONS).at(-1) ?? ''

@@ -173,6 +173,15 @@ export interface LinkRunTable {
   passes: ColumnType<unknown, string, string>
   model: ColumnType<unknown, string, string>
   timings: ColumnType<unknown, string, string>
+  mode: Generated<'full' | 'incremental'>
+  pending: number | null
+}
+
+/** identity.link_token — a patient's blocking key in one pass, as a keyed hash. */
+export interface LinkTokenTable {
+  pass: number
+  token: Uint8Array
+  patient_ref: number
 }
 
 /** identity.link_pair — a pair for review, and its final decision. */
@@ -358,6 +367,7 @@ export interface Schema {
   'clinical.patient_person': PatientPersonTable
   'identity.link_run': LinkRunTable
   'identity.link_pair': LinkPairTable
+  'identity.link_token': LinkTokenTable
   'governance.monitor_cursor': MonitorCursorTable
   'governance.institution': InstitutionTable
   'governance.institution_key': InstitutionKeyTable

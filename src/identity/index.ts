@@ -2,11 +2,14 @@
 // patient ID only as a keyed hash; refusals (提供停止) as tombstones. Only the core zone reads it, and
 // nothing here ever writes a clear-text name to a log, an error or another schema.
 
+export { LINK_STAGES } from './linkage/link.js'
 export { VariantTable } from './normalize/index.js'
 export {
   decidePair,
   evaluateAgainstTruth,
   type LinkageContext,
+  type LinkMode,
+  type LinkRunOptions,
   type LinkRunSummary,
   pairsToReview,
   type ReviewPair,

@@ -22,6 +22,36 @@ describeEachDialect('linkage against the store', (t) => {
   let server: TestServer
   let truth: string
   let canaries: string[]
+  let dir: string
+  let codes: string[]
+  /** The truth of the hospitals submitted so far. */
+  const truthOf = (submitted: readonly string[]) =>
+    truth
+      .trim()
+      .split('\n')
+      .filter((line, i) => i === 0 || submitted.includes(line.split(',')[1] as string))
+      .join('\n')
+  const submit = async (code: string) => {
+    const receive = receiveContext(server.runtime)
+    const { institution } = await addInstitution(t.db.kysely, {
+      code,
+      name: `病院${code}`,
+      noticeStart: '2010-01-01',
+    })
+    const id = await openSubmission(receive, {
+      institutionId: institution.id,
+      declaredFormat: 'ssmix2',
+      channel: 'cli',
+    })
+    const root = join(dir, code)
+    await receiveFiles(
+      receive,
+      id,
+      listFiles(root).map((path) => ({ path, bytes: readFileSync(join(root, path)) })),
+    )
+    await sealSubmission(receive, id)
+    await createWorker(server.runtime).run({ untilIdle: true })
+  }
   const variants = () =>
     VariantTable.load(SHARED_DATA ? join(SHARED_DATA, 'itaiji', 'itaiji_list.yml') : undefined)
   const context = () => ({
@@ -42,44 +72,27 @@ describeEachDialect('linkage against the store', (t) => {
   beforeAll(async () => {
     if (!HAS_SHARED_DATA) return
     server = await startTestServer(t)
-    const { dir } = await generate({ persons: 150, hospitals: 3, seed: 'linkage-store', formats: ['ssmix2'] })
+    dir = (await generate({ persons: 150, hospitals: 3, seed: 'linkage-store', formats: ['ssmix2'] })).dir
     truth = readFileSync(join(dir, 'truth', 'persons.csv'), 'utf8')
     canaries = readFileSync(join(dir, 'truth', 'canaries.txt'), 'utf8')
       .split('\n')
       .filter((c) => c.length >= 3 && !/\d/.test(c))
-    const receive = receiveContext(server.runtime)
-    for (const line of readFileSync(join(dir, 'truth', 'notices.csv'), 'utf8')
+    codes = readFileSync(join(dir, 'truth', 'notices.csv'), 'utf8')
       .trim()
       .split('\n')
-      .slice(1)) {
-      const code = line.split(',')[0] as string
-      const { institution } = await addInstitution(t.db.kysely, {
-        code,
-        name: `病院${code}`,
-        noticeStart: '2010-01-01',
-      })
-      const id = await openSubmission(receive, {
-        institutionId: institution.id,
-        declaredFormat: 'ssmix2',
-        channel: 'cli',
-      })
-      const root = join(dir, code)
-      await receiveFiles(
-        receive,
-        id,
-        listFiles(root).map((path) => ({ path, bytes: readFileSync(join(root, path)) })),
-      )
-      await sealSubmission(receive, id)
-    }
-    await createWorker(server.runtime).run({ untilIdle: true })
+      .slice(1)
+      .map((line) => line.split(',')[0] as string)
+    // The last hospital comes later, to be linked incrementally.
+    for (const code of codes.slice(0, -1)) await submit(code)
   })
 
   it.runIf(HAS_SHARED_DATA)(
     'links the vault into persons as the truth has them, and says nothing personal',
     async () => {
       const summary = await runLinkage({ ...context(), job: { id: 1, kind: 'link.run' } })
-      expect(summary.records).toBeGreaterThan(150)
-      const evaluation = await evaluateAgainstTruth(t.db.kysely, t.keyring, truth)
+      expect(summary.mode).toBe('full')
+      expect(summary.records).toBeGreaterThan(100)
+      const evaluation = await evaluateAgainstTruth(t.db.kysely, t.keyring, truthOf(codes.slice(0, -1)))
       expect(evaluation.missing).toBeLessThan(5) // held for the notice period or quarantined, if any
       expect(evaluation.pairwise.f1).toBeGreaterThanOrEqual(0.99)
       const { rows } = await sql<{ n: number }>`
@@ -106,14 +119,19 @@ describeEachDialect('linkage against the store', (t) => {
     },
   )
 
-  it.runIf(HAS_SHARED_DATA)('keeps every person id on a second run', async () => {
+  it.runIf(HAS_SHARED_DATA)('keeps every person id on a second run, full or incremental', async () => {
     const before = await t.db.kysely
       .selectFrom('clinical.patient_person')
       .selectAll()
       .orderBy('patient_ref')
       .execute()
-    const summary = await runLinkage(context())
-    expect(summary).toMatchObject({ merges: 0, splits: 0 })
+    expect(await runLinkage(context(), { mode: 'full' })).toMatchObject({
+      mode: 'full',
+      merges: 0,
+      splits: 0,
+    })
+    // Nobody new: an incremental run reads no identity and changes nothing.
+    expect(await runLinkage(context())).toMatchObject({ mode: 'incremental', records: 0, pending: 0 })
     const after = await t.db.kysely
       .selectFrom('clinical.patient_person')
       .selectAll()
@@ -123,6 +141,58 @@ describeEachDialect('linkage against the store', (t) => {
       before.map((r) => [r.patient_ref, r.person_id]),
     )
   })
+
+  it.runIf(HAS_SHARED_DATA)(
+    "links a new hospital's patients incrementally: against existing persons, from keyed-hash tokens",
+    async () => {
+      const before = new Map(
+        (await t.db.kysely.selectFrom('clinical.patient_person').selectAll().execute()).map((r) => [
+          r.patient_ref,
+          r.person_id,
+        ]),
+      )
+      await submit(codes.at(-1) as string)
+      const summary = await runLinkage(context())
+      expect(summary.mode).toBe('incremental')
+      const added = Number(
+        (await sql<{ n: number }>`select count(*)::int as n from identity.patient`.execute(t.db.kysely))
+          .rows[0]?.n,
+      )
+      expect(summary.pending).toBe(added - before.size)
+      // Compared with neighbours only, not with the whole vault.
+      expect(summary.records).toBeLessThan(added)
+      expect(summary.records).toBeGreaterThan(summary.pending)
+      const evaluation = await evaluateAgainstTruth(t.db.kysely, t.keyring, truth)
+      expect(evaluation.missing).toBeLessThan(5)
+      expect(evaluation.pairwise.f1).toBeGreaterThanOrEqual(0.99)
+      // A person id keeps its meaning: an earlier patient is still with its person, or that person
+      // was merged into the one it now has.
+      for (const [ref, person] of before) {
+        const now = await personOf(ref)
+        if (now === person) continue
+        const old = await t.db.kysely
+          .selectFrom('identity.person')
+          .select('merged_into')
+          .where('id', '=', person)
+          .executeTakeFirstOrThrow()
+        expect(old.merged_into).toBe(now)
+      }
+      // Tokens for every patient, and none is a name or a date in clear.
+      const tokens = await sql<{ patients: number; width: number }>`
+        select count(distinct patient_ref)::int as patients, max(length(token))::int as width
+        from identity.link_token`.execute(t.db.kysely)
+      expect(tokens.rows[0]).toEqual({ patients: added, width: 16 })
+      const stored = JSON.stringify(
+        (await sql`select encode(token, 'escape') as t from identity.link_token`.execute(t.db.kysely)).rows,
+      )
+      for (const canary of canaries) expect(stored).not.toContain(canary)
+      // A full run from scratch finds the same persons.
+      const full = await runLinkage(context(), { mode: 'full' })
+      expect(full.merges + full.splits).toBeLessThanOrEqual(1)
+      const after = await evaluateAgainstTruth(t.db.kysely, t.keyring, truth)
+      expect(Math.abs(after.pairwise.f1 - evaluation.pairwise.f1)).toBeLessThan(0.01)
+    },
+  )
 
   it.runIf(HAS_SHARED_DATA)(
     'a rejected pair splits its person, an accepted pair merges two, both recorded',
@@ -158,7 +228,9 @@ describeEachDialect('linkage against the store', (t) => {
       await expect(decidePair(reviewer, { a, b, decision: 'accepted' })).rejects.toMatchObject({
         code: 'link.not_in_review',
       })
+      // The decisions make their patients pending: the next (incremental) run applies them.
       const summary = await runLinkage(context())
+      expect(summary.mode).toBe('incremental')
       expect(await personOf(a)).not.toBe(await personOf(b))
       expect(await personOf(a)).toBe(await personOf(other))
       const person = (id: number) =>
@@ -175,7 +247,7 @@ describeEachDialect('linkage against the store', (t) => {
       for (const holder of holders)
         if (holder !== together.person_id && holder !== (await personOf(other)))
           expect((await person(holder)).split_from).toBe(together.person_id)
-      expect(summary.records).toBeGreaterThan(150)
+      expect(summary.pending).toBe(3)
     },
   )
 })

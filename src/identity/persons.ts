@@ -1,13 +1,15 @@
 import { type Kysely, sql } from 'kysely'
 import type { Schema } from '../db/index.js'
+import type { PatientIdentity } from '../model/index.js'
 import { TokumeiError } from '../model/index.js'
 import { type Keyring, recordAuditEvent } from '../security/index.js'
+import { PASSES } from './linkage/blocking.js'
 import { type Evaluation, evaluateClusters } from './linkage/evaluate.js'
-import { FIELDS } from './linkage/fields.js'
-import { type LinkInput, linkRecords } from './linkage/link.js'
-import { comparePair, explain } from './linkage/model.js'
-import type { VariantTable } from './normalize/index.js'
-import { localPatientHash, readAllIdentities } from './vault.js'
+import { FIELDS, type LinkRecord } from './linkage/fields.js'
+import { type LinkInput, type LinkOptions, linkRecords } from './linkage/link.js'
+import { comparePair, explain, type Frequencies, type Model } from './linkage/model.js'
+import { normalizeIdentity, type VariantTable } from './normalize/index.js'
+import { localPatientHash, readAllIdentities, readIdentities } from './vault.js'
 
 /**
  * Linkage against the store: the job reads every identity in the vault (the only place personal data
@@ -29,7 +31,11 @@ export interface LinkageContext {
 
 export interface LinkRunSummary {
   readonly run: number
+  readonly mode: LinkMode
+  /** Records read and compared … */
   readonly records: number
+  /** … of which were linked now (all in a full run; new or changed patients in an incremental one). */
+  readonly pending: number
   readonly candidates: number
   readonly links: number
   readonly review: number
@@ -42,9 +48,230 @@ export interface LinkRunSummary {
 
 const pairKey = (a: number, b: number) => `${Math.min(a, b)}:${Math.max(a, b)}`
 
-export async function runLinkage(context: LinkageContext): Promise<LinkRunSummary> {
+/** Full: every patient relinked and the model trained anew. Incremental: patients not yet linked only. */
+export type LinkMode = 'full' | 'incremental'
+
+export interface LinkRunOptions {
+  /** `auto` (default): incremental when an earlier run's model exists and at most half are pending. */
+  readonly mode?: LinkMode | 'auto'
+  readonly onStage?: LinkOptions['onStage']
+}
+
+/** A blocking key as stored: the pass's name and the key under the `link-blocking` keyed hash. */
+const TOKEN_BYTES = 16
+function tokensOf(keyring: Keyring, record: LinkRecord): Array<{ pass: number; token: Buffer }> {
+  const out: Array<{ pass: number; token: Buffer }> = []
+  PASSES.forEach((pass, p) => {
+    for (const key of pass.keys(record))
+      out.push({
+        pass: p,
+        token: keyring.keyedHash('link-blocking', `${pass.name}\u0000${key}`).subarray(0, TOKEN_BYTES),
+      })
+  })
+  return out
+}
+
+/** A name's frequency is stored under a keyed hash of the name (the model never holds a name). */
+const frequencyKey = (keyring: Keyring, value: string) =>
+  keyring.keyedHash('link-frequency', value).subarray(0, 8).toString('hex')
+/** Frequencies below this are not kept with the model (a rare name weighs like an average one). */
+const KEPT_FREQUENCY = 1e-4
+
+interface StoredModel {
+  readonly fields: string[]
+  readonly levels: string[][]
+  readonly m: number[][]
+  readonly u: number[][]
+  readonly lambda: number
+  readonly passes: Model['passes']
+  readonly blocking?: string[]
+  readonly frequencies?: Record<string, Record<string, number>>
+}
+
+function storeModel(keyring: Keyring, model: Model, frequencies: Frequencies): StoredModel {
+  const kept: Record<string, Record<string, number>> = {}
+  FIELDS.forEach((field, f) => {
+    const table = frequencies[f]
+    if (!table) return
+    const out: Record<string, number> = {}
+    for (const [value, frequency] of table)
+      if (frequency >= KEPT_FREQUENCY) out[frequencyKey(keyring, value)] = frequency
+    kept[field.name] = out
+  })
+  return {
+    fields: [...model.fields],
+    levels: model.levels.map((l) => [...l]),
+    m: model.m.map((x) => Array.from(x)),
+    u: model.u.map((x) => Array.from(x)),
+    lambda: model.lambda,
+    passes: model.passes,
+    blocking: PASSES.map((p) => p.name),
+    frequencies: kept,
+  }
+}
+
+/** The latest run's model, if it fits today's fields and blocking passes (else a full run is due). */
+async function latestModel(db: Db): Promise<StoredModel | undefined> {
+  const row = await db
+    .selectFrom('identity.link_run')
+    .select('model')
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst()
+  const model = row?.model as StoredModel | undefined
+  if (!model?.frequencies || !model.blocking) return undefined
+  const same = (a: readonly string[], b: readonly string[]) =>
+    a.length === b.length && a.every((x, i) => x === b[i])
+  if (
+    !same(
+      model.fields,
+      FIELDS.map((f) => f.name),
+    )
+  )
+    return undefined
+  if (
+    !same(
+      model.blocking,
+      PASSES.map((p) => p.name),
+    )
+  )
+    return undefined
+  if (!FIELDS.every((f, i) => same(f.levels, model.levels[i] ?? []))) return undefined
+  return model
+}
+
+/** The stored model, and the frequency of a name by the keyed hash of the name. */
+function restoreModel(
+  keyring: Keyring,
+  stored: StoredModel,
+): { model: Model; frequency: (field: string, value: string) => number | undefined } {
+  return {
+    model: {
+      fields: stored.fields,
+      levels: stored.levels,
+      m: stored.m.map((x) => Float64Array.from(x)),
+      u: stored.u.map((x) => Float64Array.from(x)),
+      lambda: stored.lambda,
+      passes: stored.passes,
+    },
+    frequency: (field, value) => stored.frequencies?.[field]?.[frequencyKey(keyring, value)],
+  }
+}
+
+/**
+ * Patients to link: not linked yet, their identity changed since the last run began, or a reviewer
+ * decided a pair of theirs since then (the decision binds from the next run).
+ */
+async function pendingPatients(db: Db): Promise<number[]> {
+  const rows = await sql<{ patient_ref: number }>`
+    select p.patient_ref from identity.patient p
+    left join clinical.patient_person pp on pp.patient_ref = p.patient_ref
+    where pp.patient_ref is null or p.updated_at >= (select max(started_at) from identity.link_run)
+    union
+    select unnest(array[d.a_ref, d.b_ref]) from identity.link_pair d
+    where d.decided_at >= (select max(started_at) from identity.link_run)
+    order by 1`.execute(db)
+  return rows.rows.map((r) => Number(r.patient_ref))
+}
+
+/**
+ * The patients an incremental run compares the pending ones with: those sharing a blocking token
+ * (blocks larger than `maxBlock` skipped, as in memory), and every patient of their persons — so that
+ * whole persons take part and a bridge between two persons is seen as a merge.
+ */
+async function neighbours(
+  db: Db,
+  tokens: ReadonlyArray<{ pass: number; token: Buffer }>,
+  pending: ReadonlySet<number>,
+) {
+  const byToken = new Map<string, number[]>()
+  for (let i = 0; i < tokens.length; i += 5000) {
+    const slice = tokens.slice(i, i + 5000)
+    const rows = await sql<{ pass: number; token: Uint8Array; patient_ref: number }>`
+      select t.pass, t.token, t.patient_ref
+      from identity.link_token t
+      join unnest(${slice.map((t) => t.pass)}::smallint[], ${slice.map((t) => t.token)}::bytea[]) as q(pass, token)
+        on t.pass = q.pass and t.token = q.token`.execute(db)
+    for (const row of rows.rows) {
+      if (pending.has(Number(row.patient_ref))) continue
+      const key = `${row.pass}:${Buffer.from(row.token).toString('hex')}`
+      const list = byToken.get(key) ?? []
+      list.push(Number(row.patient_ref))
+      byToken.set(key, list)
+    }
+  }
+  // The pending patients' own persons take part too (a changed patient may leave its person).
+  const found = new Set<number>(pending)
+  for (const refs of byToken.values()) if (refs.length < MAX_BLOCK) for (const ref of refs) found.add(ref)
+  const members = await sql<{ patient_ref: number; person_id: number }>`
+    select patient_ref, person_id from clinical.patient_person
+    where person_id in (select person_id from clinical.patient_person where patient_ref = any(${[...found]}::bigint[]))`.execute(
+    db,
+  )
+  const personOf = new Map(members.rows.map((r) => [Number(r.patient_ref), Number(r.person_id)]))
+  return { refs: [...personOf.keys()].filter((r) => !pending.has(r)), personOf }
+}
+
+const MAX_BLOCK = 300
+
+export async function runLinkage(
+  context: LinkageContext,
+  options: LinkRunOptions = {},
+): Promise<LinkRunSummary> {
   const startedAt = new Date()
-  const vault = await readAllIdentities(context.db, context.keyring)
+  const stored = options.mode === 'full' ? undefined : await latestModel(context.db)
+  const pendingRefs = stored ? await pendingPatients(context.db) : []
+  const total = stored
+    ? Number(
+        (
+          await context.db
+            .selectFrom('identity.patient')
+            .select((eb) => eb.fn.countAll<string>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      )
+    : 0
+  if (options.mode === 'incremental' && !stored)
+    throw new TokumeiError(
+      'No earlier linkage run fits the current fields and passes: run a full linkage first (tokumei link run --full).',
+      { code: 'link.no_model', kind: 'conflict' },
+    )
+  const incremental =
+    stored !== undefined && (options.mode === 'incremental' || pendingRefs.length <= total / 2)
+  const mode: LinkMode = incremental ? 'incremental' : 'full'
+
+  let vault: Array<{ patientRef: number; institutionId: number; identity: PatientIdentity }>
+  let pending: boolean[] | undefined
+  let together: Array<[number, number]> | undefined
+  const personOfRef = new Map<number, number>()
+  if (incremental) {
+    const pendingSet = new Set(pendingRefs)
+    const fresh = await readIdentities(context.db, context.keyring, pendingRefs)
+    const tokens = fresh.flatMap((v, index) =>
+      tokensOf(context.keyring, {
+        ...normalizeIdentity(v.identity, context.variants),
+        index,
+        institution: String(v.institutionId),
+        localKey: String(v.patientRef),
+      }),
+    )
+    const around = await neighbours(context.db, tokens, pendingSet)
+    const known = await readIdentities(context.db, context.keyring, around.refs)
+    vault = [...fresh, ...known]
+    pending = vault.map((v) => pendingSet.has(v.patientRef))
+    for (const [ref, person] of around.personOf) personOfRef.set(ref, person)
+    // One person's patients stay together: a chain through each person's records.
+    const last = new Map<number, number>()
+    together = []
+    vault.forEach((v, i) => {
+      const person = personOfRef.get(v.patientRef)
+      if (person === undefined || pendingSet.has(v.patientRef)) return
+      const previous = last.get(person)
+      if (previous !== undefined) together?.push([previous, i])
+      last.set(person, i)
+    })
+  } else vault = await readAllIdentities(context.db, context.keyring)
+
   const indexOf = new Map(vault.map((v, i) => [v.patientRef, i]))
   const decisions = await context.db
     .selectFrom('identity.link_pair')
@@ -60,11 +287,24 @@ export async function runLinkage(context: LinkageContext): Promise<LinkRunSummar
     localKey: String(v.patientRef),
     identity: v.identity,
   }))
-  const result = linkRecords(inputs, {
+  const trained = stored && incremental
+  const result = await linkRecords(inputs, {
     variants: context.variants,
     accepted: decided('accepted'),
     rejected: decided('rejected'),
+    maxBlock: MAX_BLOCK,
+    onStage: options.onStage,
+    ...(trained
+      ? {
+          trained: restoreModel(context.keyring, stored),
+          pending,
+          together,
+        }
+      : {}),
   })
+  const tokenRows = (incremental ? result.records.filter((_, i) => pending?.[i]) : result.records).flatMap(
+    (record) => tokensOf(context.keyring, record).map((t) => ({ ...t, ref: Number(record.localKey) })),
+  )
 
   // Clusters as lists of patient refs.
   const clusters = new Map<number, number[]>()
@@ -142,9 +382,25 @@ export async function runLinkage(context: LinkageContext): Promise<LinkRunSummar
         trx,
       )
     }
+    // The blocking tokens of the patients linked now (all of them in a full run).
+    if (mode === 'full') await trx.deleteFrom('identity.link_token').execute()
+    else if (pendingRefs.length > 0)
+      await trx
+        .deleteFrom('identity.link_token')
+        .where(sql<boolean>`patient_ref = any(${pendingRefs}::bigint[])`)
+        .execute()
+    for (let i = 0; i < tokenRows.length; i += 10_000) {
+      const slice = tokenRows.slice(i, i + 10_000)
+      await sql`
+        insert into identity.link_token (pass, token, patient_ref)
+        select * from unnest(${slice.map((t) => t.pass)}::smallint[], ${slice.map((t) => t.token)}::bytea[], ${slice.map((t) => t.ref)}::bigint[])
+        on conflict do nothing`.execute(trx)
+    }
     const run = await trx
       .insertInto('identity.link_run')
       .values({
+        mode,
+        pending: pending ? pendingRefs.length : vault.length,
         job_id: context.job?.id ?? null,
         started_at: startedAt,
         records: vault.length,
@@ -155,14 +411,9 @@ export async function runLinkage(context: LinkageContext): Promise<LinkRunSummar
         merges,
         splits,
         passes: JSON.stringify(result.passes),
-        model: JSON.stringify({
-          fields: result.model.fields,
-          levels: result.model.levels,
-          m: result.model.m.map((x) => Array.from(x)),
-          u: result.model.u.map((x) => Array.from(x)),
-          lambda: result.model.lambda,
-          passes: result.model.passes,
-        }),
+        model: JSON.stringify(
+          trained ? stored : storeModel(context.keyring, result.model, result.frequencies),
+        ),
         timings: JSON.stringify(result.timings),
       })
       .returning('id')
@@ -209,7 +460,9 @@ export async function runLinkage(context: LinkageContext): Promise<LinkRunSummar
       action: 'link.run',
       target: `link_run:${run.id}`,
       detail: {
+        mode,
         records: vault.length,
+        pending: pending ? pendingRefs.length : vault.length,
         persons: clusters.size,
         links: result.links.length,
         review: review.length,
@@ -219,7 +472,9 @@ export async function runLinkage(context: LinkageContext): Promise<LinkRunSummar
     })
     return {
       run: run.id,
+      mode,
       records: vault.length,
+      pending: pending ? pendingRefs.length : vault.length,
       candidates: result.candidates,
       links: result.links.length,
       review: review.length,

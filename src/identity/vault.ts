@@ -88,6 +88,30 @@ export async function readAllIdentities(
   }))
 }
 
+/** The identities of these patients (for incremental linkage: pending patients and their neighbours). */
+export async function readIdentities(
+  db: Db,
+  keyring: Keyring,
+  refs: readonly number[],
+): Promise<Array<{ patientRef: number; institutionId: number; identity: PatientIdentity }>> {
+  const out: Array<{ patientRef: number; institutionId: number; identity: PatientIdentity }> = []
+  for (let i = 0; i < refs.length; i += 10_000) {
+    const rows = await db
+      .selectFrom('identity.patient')
+      .select(['patient_ref', 'institution_id', 'local_hash', 'identity_enc'])
+      .where(sql<boolean>`patient_ref = any(${refs.slice(i, i + 10_000)}::bigint[])`)
+      .orderBy('patient_ref')
+      .execute()
+    for (const row of rows)
+      out.push({
+        patientRef: row.patient_ref,
+        institutionId: row.institution_id,
+        identity: openIdentity(keyring, row),
+      })
+  }
+  return out
+}
+
 /** The newer identity over the older: fields it has replace, fields it lacks stay; phones are merged. */
 export function mergeIdentity(older: PatientIdentity | undefined, newer: PatientIdentity): PatientIdentity {
   if (!older) return newer

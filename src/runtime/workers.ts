@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ObjectStore } from '../clinical/index.js'
-import { runLinkage, VariantTable } from '../identity/index.js'
+import { LINK_STAGES, runLinkage, VariantTable } from '../identity/index.js'
 import {
   type CoreIntakeContext,
   processSubmission,
@@ -109,16 +109,29 @@ export function builtinHandlers(runtime: Runtime): Map<string, JobHandler> {
       },
     ],
     [
-      // 名寄せ: links every identity of the vault into persons (the job may read the vault).
+      // 名寄せ: links the vault's patients into persons — all, or those not linked yet (it may read the vault).
       'link.run',
-      async (job) => {
-        const summary = await runLinkage({
-          db: runtime.db.kysely,
-          keyring: runtime.keyring,
-          actor: runtime.actor,
-          variants: variantTable(runtime),
-          job: { id: job.id, kind: job.kind },
-        })
+      async (job, context) => {
+        const mode = job.payload.mode ?? 'auto'
+        if (mode !== 'auto' && mode !== 'full' && mode !== 'incremental')
+          throw new TokumeiError('link.run takes payload {"mode": "auto" | "full" | "incremental"}.', {
+            code: 'jobs.bad_payload',
+            kind: 'invalid',
+          })
+        const summary = await runLinkage(
+          {
+            db: runtime.db.kysely,
+            keyring: runtime.keyring,
+            actor: runtime.actor,
+            variants: variantTable(runtime),
+            job: { id: job.id, kind: job.kind },
+          },
+          {
+            mode,
+            onStage: (stage) =>
+              context.progress(LINK_STAGES.indexOf(stage) + 1, LINK_STAGES.length, 'linkage stage(s)'),
+          },
+        )
         return { ...summary, passes: undefined, timings: undefined }
       },
     ],

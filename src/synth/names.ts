@@ -149,13 +149,23 @@ function zipf(count: number, s: number): number[] {
   return Array.from({ length: count }, (_, k) => 1 / (k + 1) ** s)
 }
 
+/**
+ * The skew of surnames: with the list's ≈ 1 400 surnames, 0.55 gives 佐藤 about 1.7 % of people and the
+ * five commonest about 6 % — close to Japan's public figures (佐藤 ≈ 1.5 %, the top five ≈ 5.5 %). A
+ * steeper skew made common names far commoner than they are (佐藤 10 %), and linkage blocks on names
+ * unrealistically large.
+ */
+const SURNAME_SKEW = 0.55
+/** Given names are more varied still than surnames. */
+const GIVEN_SKEW = 0.6
+
 function surnameWeights(surnames: readonly NameEntry[]): Float64Array {
   const rank = new Map(TOP_SURNAMES.map((name, i) => [name, i]))
   // Known top names by their rank; the rest form a long tail behind them in list order.
   let tail = TOP_SURNAMES.length
   const weights = surnames.map((s) => {
     const k = rank.get(s.kanji) ?? tail++
-    return 1 / (k + 1) ** 0.9
+    return 1 / (k + 1) ** SURNAME_SKEW
   })
   return cumulative(weights)
 }
@@ -204,14 +214,14 @@ export function loadNameTables(sharedDataDir: string | undefined): NameTables {
       if (Array.isArray(forms) && forms.length > 0) variants.set(standard, forms.map(String))
     }
   }
-  // Given names: a shuffled-looking but fixed Zipf so that some names are common and most are rare.
+  // Given names: a fixed Zipf, so that some names are common and most are rare.
   return {
     surnames,
     surnameWeights: surnameWeights(surnames),
     male,
     female,
-    givenWeightsMale: cumulative(zipf(male.length, 0.8)),
-    givenWeightsFemale: cumulative(zipf(female.length, 0.8)),
+    givenWeightsMale: cumulative(zipf(male.length, GIVEN_SKEW)),
+    givenWeightsFemale: cumulative(zipf(female.length, GIVEN_SKEW)),
     variants,
     source: 'shared',
   }

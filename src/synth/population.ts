@@ -243,8 +243,50 @@ function insurance(
   }
 }
 
-function addressFor(rng: Random, municipality: Municipality): string {
-  return `${municipality.prefecture}${municipality.city}${municipality.town}${fullWidthDigits(`${rng.int(1, 9)}-${rng.int(1, 30)}-${rng.int(1, 40)}`)}`
+/**
+ * Town names common across Japan. A municipality holds many towns, each with its own postal code (about
+ * 70 codes a municipality on average), so people are spread over a municipality's codes, not one.
+ */
+const TOWN_NAMES = [
+  '本町',
+  '栄町',
+  '旭町',
+  '緑町',
+  '幸町',
+  '東町',
+  '西町',
+  '南町',
+  '北町',
+  '若葉町',
+  '桜町',
+  '松原',
+  '中町',
+  '新町',
+  '元町',
+  '大町',
+  '宮前',
+  '寿町',
+  '昭和町',
+  '平和町',
+  '花園',
+  '泉町',
+  '錦町',
+  '末広町',
+] as const
+
+/**
+ * A home in the municipality: its town (the municipality's reference town or one of `TOWN_NAMES`), the
+ * town's postal code (the reference code's first three digits, the area, and four of its own) and the
+ * block numbers.
+ */
+function homeIn(rng: Random, municipality: Municipality): { postal: string; address: string } {
+  const t = rng.int(0, TOWN_NAMES.length)
+  const town = t === 0 ? municipality.town : (TOWN_NAMES[t - 1] as string)
+  const [area, local] = municipality.postal.split('-') as [string, string]
+  const postal =
+    t === 0 ? municipality.postal : `${area}-${String((Number(local) + t * 367) % 10000).padStart(4, '0')}`
+  const numbers = fullWidthDigits(`${rng.int(1, 9)}-${rng.int(1, 30)}-${rng.int(1, 40)}`)
+  return { postal, address: `${municipality.prefecture}${municipality.city}${town}${numbers}` }
 }
 
 // Variations between hospitals: what one person's identity looks like in another hospital's records.
@@ -336,8 +378,7 @@ export function generatePerson(population: Population, index: number): Person {
     givenKana: given.kana,
     birthDate,
     sex,
-    postal: home.postal,
-    address: addressFor(rng, home),
+    ...homeIn(rng, home),
     municipalityCode: home.code,
     phone: phoneFor(rng, home),
     ...insurance(rng, home),
@@ -417,8 +458,7 @@ export function generatePerson(population: Population, index: number): Person {
       const moved = MUNICIPALITIES[vr.weightedIndex(MUNICIPALITY_WEIGHTS)] as Municipality
       identity = {
         ...identity,
-        postal: moved.postal,
-        address: addressFor(vr, moved),
+        ...homeIn(vr, moved),
         municipalityCode: moved.code,
         phone: vr.chance(0.5) ? phoneFor(vr, moved) : identity.phone,
       }

@@ -19,13 +19,26 @@ export function registerLinkCommands(program: Command, define: Define): void {
     .description('identity resolution (名寄せ): persons across institutions')
   link
     .command('run')
-    .description('link every patient of the vault into persons (a core job, run here until done)')
+    .description(
+      'link the patients not linked yet into persons (a core job, run here until done); a full run relinks everyone and trains the model anew',
+    )
+    .option('--full', 'relink every patient and train the model anew (the first run is always full)')
+    .option(
+      '--incremental',
+      'link only new or changed patients, with the last run’s model (an error if none fits)',
+    )
     .action(
-      define(async ({ withRuntime, out }) => {
+      define(async ({ withRuntime, out }, options: { full?: boolean; incremental?: boolean }) => {
+        if (options.full && options.incremental)
+          throw new TokumeiError('Choose --full or --incremental, not both.', {
+            code: 'cli.usage',
+            kind: 'invalid',
+          })
+        const mode = options.full ? 'full' : options.incremental ? 'incremental' : 'auto'
         return withRuntime(async (runtime) => {
           const { id } = await enqueueJob(
             runtime.db.kysely,
-            { kind: 'link.run' },
+            { kind: 'link.run', payload: { mode } },
             { maxAttempts: runtime.config.jobs.maxAttempts },
           )
           const worker = createWorker(runtime, {
@@ -51,7 +64,9 @@ export function registerLinkCommands(program: Command, define: Define): void {
               { code: 'link.not_run', kind: 'internal' },
             )
           out.result(run, [
-            `Linkage run ${run.id}: ${run.records} patient(s) → ${run.persons} person(s); ${run.candidates} candidate pair(s), ${run.links} linked, ${run.review} to review; ${run.merges} merge(s), ${run.splits} split(s).`,
+            run.mode === 'full'
+              ? `Linkage run ${run.id} (full): ${run.records} patient(s) → ${run.persons} person(s); ${run.candidates} candidate pair(s), ${run.links} linked, ${run.review} to review; ${run.merges} merge(s), ${run.splits} split(s).`
+              : `Linkage run ${run.id} (incremental): ${run.pending ?? 0} new or changed patient(s), compared with ${run.records - (run.pending ?? 0)} linked patient(s) → ${run.persons} person(s) touched; ${run.candidates} candidate pair(s), ${run.links} linked, ${run.review} to review; ${run.merges} merge(s), ${run.splits} split(s).`,
           ])
           return 0
         })

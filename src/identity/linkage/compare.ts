@@ -119,28 +119,51 @@ export function damerauLevenshtein(a: string, b: string, max = Number.POSITIVE_I
  */
 export type DateAgreement = 'exact' | 'swapped' | 'transposed' | 'one-digit' | 'near' | 'different'
 
+/** Days since 1970-01-01 of a proleptic Gregorian date (no `Date`: this runs for every pair). */
+function epochDay(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year
+  const era = Math.floor(y / 400)
+  const yoe = y - era * 400
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1
+  return era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468
+}
+
+/** The digit at `at` of a `YYYY-MM-DD` string (0–9). */
+const digit = (text: string, at: number) => text.charCodeAt(at) - 48
+const number = (text: string, from: number, to: number) => {
+  let value = 0
+  for (let i = from; i < to; i++) value = value * 10 + digit(text, i)
+  return value
+}
+// The positions of a `YYYY-MM-DD` string's eight digits, in order.
+const DIGITS = [0, 1, 2, 3, 5, 6, 8, 9] as const
+
+/** `a` and `b` are ISO dates (`YYYY-MM-DD`), as the normalizer writes them. */
 export function compareDates(a: string, b: string): DateAgreement {
   if (a === b) return 'exact'
-  const [ya, ma, da] = a.split('-')
-  const [yb, mb, db] = b.split('-')
+  const ya = number(a, 0, 4)
+  const ma = number(a, 5, 7)
+  const da = number(a, 8, 10)
+  const yb = number(b, 0, 4)
+  const mb = number(b, 5, 7)
+  const db = number(b, 8, 10)
   if (ya === yb && ma === db && da === mb) return 'swapped'
-  const x = `${ya}${ma}${da}`
-  const y = `${yb}${mb}${db}`
   let differ = 0
-  const at: number[] = []
-  for (let i = 0; i < x.length; i++)
-    if (x[i] !== y[i]) {
-      differ++
-      at.push(i)
-    }
-  if (
-    differ === 2 &&
-    at[1] === (at[0] as number) + 1 &&
-    x[at[0] as number] === y[at[1] as number] &&
-    x[at[1] as number] === y[at[0] as number]
-  )
-    return 'transposed'
+  let first = -1
+  let second = -1
+  for (let k = 0; k < DIGITS.length; k++) {
+    const at = DIGITS[k] as number
+    if (a.charCodeAt(at) === b.charCodeAt(at)) continue
+    differ++
+    if (first < 0) first = k
+    else second = k
+  }
   if (differ === 1) return 'one-digit'
-  const days = Math.abs(Date.parse(`${a}T00:00:00Z`) - Date.parse(`${b}T00:00:00Z`)) / 86_400_000
+  if (differ === 2 && second === first + 1) {
+    const x = DIGITS[first] as number
+    const y = DIGITS[second] as number
+    if (a.charCodeAt(x) === b.charCodeAt(y) && a.charCodeAt(y) === b.charCodeAt(x)) return 'transposed'
+  }
+  const days = Math.abs(epochDay(ya, ma, da) - epochDay(yb, mb, db))
   return days <= 366 ? 'near' : 'different'
 }

@@ -38,12 +38,49 @@ const NAME_LEVELS = [
 const SWAPPED = 6
 const DIFFERENT = 7
 
+/**
+ * How near two name strings are, as bits: one edit apart (Damerau–Levenshtein ≤ 1), Jaro–Winkler ≥
+ * 0.88, ≥ 0.92. Names repeat (a few thousand surnames cover most people), so each distinct pair is
+ * computed once per run and remembered; the memory is bounded (cleared past a million pairs).
+ */
+const ONE_EDIT = 1
+const SIMILAR = 2
+const VERY_SIMILAR = 4
+const MEMO_LIMIT = 1_000_000
+let memo = new Map<string, Map<string, number>>()
+let memoSize = 0
+
+export function nameNearness(x: string, y: string): number {
+  if (x === y) return ONE_EDIT | SIMILAR | VERY_SIMILAR
+  let inner = memo.get(x)
+  const known = inner?.get(y)
+  if (known !== undefined) return known
+  const jw = jaroWinkler(x, y)
+  const bits =
+    (damerauLevenshtein(x, y, 1) <= 1 ? ONE_EDIT : 0) |
+    (jw >= 0.88 ? SIMILAR : 0) |
+    (jw >= 0.92 ? VERY_SIMILAR : 0)
+  if (memoSize >= MEMO_LIMIT) {
+    memo = new Map()
+    memoSize = 0
+    inner = undefined
+  }
+  if (!inner) {
+    inner = new Map()
+    memo.set(x, inner)
+  }
+  inner.set(y, bits)
+  memoSize++
+  return bits
+}
+
+/** The same or nearly: one edit apart or Jaro–Winkler ≥ 0.92. */
+function near(x: string | undefined, y: string | undefined): boolean {
+  return x !== undefined && y !== undefined && (nameNearness(x, y) & (ONE_EDIT | VERY_SIMILAR)) !== 0
+}
+
 /** The two names written the other way round (姓 in the 名 field and back), each the same or nearly. */
 function swapped(a: LinkRecord, b: LinkRecord): boolean {
-  const near = (x: string | undefined, y: string | undefined) =>
-    x !== undefined &&
-    y !== undefined &&
-    (x === y || damerauLevenshtein(x, y, 1) <= 1 || jaroWinkler(x, y) >= 0.92)
   return (
     (near(a.surname, b.given) && near(a.given, b.surname)) ||
     (near(a.surnameKana, b.givenKana) && near(a.givenKana, b.surnameKana))
@@ -56,12 +93,13 @@ function swapped(a: LinkRecord, b: LinkRecord): boolean {
  * are both サトウ. A missing reading counts as agreeing with the written form's verdict.
  */
 function nameLevel(
-  written: [string | undefined, string | undefined],
-  reading: [string | undefined, string | undefined],
-  loose: [string | undefined, string | undefined],
+  wa: string | undefined,
+  wb: string | undefined,
+  ka: string | undefined,
+  kb: string | undefined,
+  la: string | undefined,
+  lb: string | undefined,
 ): number {
-  const [wa, wb] = written
-  const [ka, kb] = reading
   const bothWritten = wa !== undefined && wb !== undefined
   const bothRead = ka !== undefined && kb !== undefined
   if (!bothWritten && !bothRead) return MISSING
@@ -69,25 +107,22 @@ function nameLevel(
   const readingSame = bothRead && ka === kb
   if (writtenSame && (readingSame || !bothRead)) return 0
   if (readingSame) return 1
-  const looseSame = bothRead && loose[0] !== undefined && loose[0] === loose[1]
-  if (writtenSame) return looseSame || damerauLevenshtein(ka as string, kb as string, 1) <= 1 ? 2 : 5
+  const looseSame = bothRead && la !== undefined && la === lb
+  const written = bothWritten ? nameNearness(wa, wb) : 0
+  const reading = bothRead ? nameNearness(ka, kb) : 0
+  if (writtenSame) return looseSame || (reading & ONE_EDIT) !== 0 ? 2 : 5
   if (looseSame) return 3
-  if (
-    (bothWritten && damerauLevenshtein(wa, wb, 1) <= 1) ||
-    (bothRead && damerauLevenshtein(ka as string, kb as string, 1) <= 1)
-  )
-    return 4
-  if (
-    (bothWritten && jaroWinkler(wa, wb) >= 0.88) ||
-    (bothRead && jaroWinkler(ka as string, kb as string) >= 0.88)
-  )
-    return 5
+  if (((written | reading) & ONE_EDIT) !== 0) return 4
+  if (((written | reading) & SIMILAR) !== 0) return 5
   return DIFFERENT
 }
 
 /** A name's level, with the swap of surname and given name recognised on both fields. */
 const withSwap = (level: number, a: LinkRecord, b: LinkRecord) =>
   level === DIFFERENT && swapped(a, b) ? SWAPPED : level
+
+const similarLines = (a: LinkRecord, b: LinkRecord) =>
+  jaroWinkler(a.addressLine as string, b.addressLine as string) >= 0.9
 
 const DATE_LEVELS = ['exact', 'swapped', 'transposed', 'one-digit', 'near', 'different'] as const
 
@@ -97,11 +132,7 @@ export const FIELDS: readonly Field[] = [
     levels: NAME_LEVELS,
     level: (a, b) =>
       withSwap(
-        nameLevel(
-          [a.surname, b.surname],
-          [a.surnameKana, b.surnameKana],
-          [a.surnameKanaLoose, b.surnameKanaLoose],
-        ),
+        nameLevel(a.surname, b.surname, a.surnameKana, b.surnameKana, a.surnameKanaLoose, b.surnameKanaLoose),
         a,
         b,
       ),
@@ -112,7 +143,7 @@ export const FIELDS: readonly Field[] = [
     levels: NAME_LEVELS,
     level: (a, b) =>
       withSwap(
-        nameLevel([a.given, b.given], [a.givenKana, b.givenKana], [a.givenKanaLoose, b.givenKanaLoose]),
+        nameLevel(a.given, b.given, a.givenKana, b.givenKana, a.givenKanaLoose, b.givenKanaLoose),
         a,
         b,
       ),
@@ -152,12 +183,13 @@ export const FIELDS: readonly Field[] = [
     level: (a, b) => {
       const lines = a.addressLine !== undefined && b.addressLine !== undefined
       if (lines && a.addressLine === b.addressLine) return 0
-      const similar = lines && jaroWinkler(a.addressLine as string, b.addressLine as string) >= 0.9
-      if (a.postalCode !== undefined && a.postalCode === b.postalCode) return similar ? 1 : 2
+      // Similarity is computed only where it decides the level (it is the address's costliest test).
+      if (a.postalCode !== undefined && a.postalCode === b.postalCode)
+        return lines && similarLines(a, b) ? 1 : 2
       if (a.municipality !== undefined && a.municipality === b.municipality && a.prefecture === b.prefecture)
         return 3
       if (a.prefecture !== undefined && a.prefecture === b.prefecture) return 4
-      if (similar) return 5
+      if (lines && similarLines(a, b)) return 5
       const known =
         lines ||
         (a.postalCode !== undefined && b.postalCode !== undefined) ||

@@ -4,15 +4,15 @@ import { type BlockingPass, candidatePairs, PASSES, type PassReport } from './bl
 import { type Clustering, clusterRecords, type ScoredPair } from './cluster.js'
 import { FIELDS, type Field, type LinkRecord } from './fields.js'
 import {
-  comparePair,
   estimateU,
   type Frequencies,
   type Model,
-  type Pattern,
-  score,
+  PatternCodec,
+  scorer,
   trainModel,
   valueFrequencies,
 } from './model.js'
+import { comparePairsHere, comparePairsInWorkers, defaultThreads, PARALLEL_FROM_PAIRS } from './parallel.js'
 
 /**
  * One linkage run over identities in memory: normalize → block → compare → estimate u (random pairs)
@@ -44,11 +44,37 @@ export interface LinkOptions {
   /** Two patient IDs of one institution are joined only from this weight (default 20). */
   readonly sameInstitutionWeight?: number
   readonly maxBlock?: number
+  /**
+   * Worker threads comparing the candidate pairs (default: the machine's cores, up to 8; 1 compares in
+   * this thread). Runs with fewer than `PARALLEL_FROM_PAIRS` pairs, or custom fields, compare here.
+   */
+  readonly threads?: number
   readonly random?: () => number
   /** Reviewers' decisions, as record indices: accepted pairs are linked, rejected ones never. */
   readonly accepted?: ReadonlyArray<readonly [number, number]>
   readonly rejected?: ReadonlyArray<readonly [number, number]>
+  /**
+   * Incremental linkage: the model (and name frequencies) of an earlier full run, used as they are
+   * instead of training on these records (a few new patients and their neighbours are no sample).
+   */
+  readonly trained?: {
+    readonly model: Model
+    /** A name's frequency in the earlier run (by field name), if it was common enough to be kept. */
+    readonly frequency: (field: string, value: string) => number | undefined
+  }
+  /**
+   * Incremental linkage (with `trained`): the records still to link (true) — only pairs with at least
+   * one of them are compared; the others are in persons already, given as `together` (pairs of one
+   * person's records).
+   */
+  readonly pending?: readonly boolean[]
+  readonly together?: ReadonlyArray<readonly [number, number]>
+  /** Called as each stage ends (for progress on long runs). */
+  readonly onStage?: (stage: Stage, milliseconds: number, detail: string) => void
 }
+
+export const LINK_STAGES = ['normalize', 'block', 'compare', 'estimate', 'score', 'cluster'] as const
+export type Stage = (typeof LINK_STAGES)[number]
 
 export interface LinkResult {
   readonly records: readonly LinkRecord[]
@@ -60,9 +86,7 @@ export interface LinkResult {
   readonly review: readonly ScoredPair[]
   readonly clustering: Clustering
   /** Milliseconds per stage. */
-  readonly timings: Readonly<
-    Record<'normalize' | 'block' | 'compare' | 'estimate' | 'score' | 'cluster', number>
-  >
+  readonly timings: Readonly<Record<Stage, number>>
 }
 
 /** A small deterministic generator (mulberry32), so that a run is reproducible. */
@@ -89,14 +113,17 @@ function indexOfPair(pairs: Float64Array, key: number): number {
   return low
 }
 
-export function linkRecords(inputs: readonly LinkInput[], options: LinkOptions): LinkResult {
+export async function linkRecords(inputs: readonly LinkInput[], options: LinkOptions): Promise<LinkResult> {
   const fields = options.fields ?? FIELDS
   const random = options.random ?? seededRandom(20260101)
   const timings = { normalize: 0, block: 0, compare: 0, estimate: 0, score: 0, cluster: 0 }
+  if (options.pending && !options.trained)
+    throw new Error('Incremental linkage (pending records) needs the model of an earlier run.')
   let clock = performance.now()
-  const lap = (stage: keyof typeof timings) => {
+  const lap = (stage: Stage, detail: string) => {
     const now = performance.now()
     timings[stage] += now - clock
+    options.onStage?.(stage, now - clock, detail)
     clock = now
   }
 
@@ -106,52 +133,91 @@ export function linkRecords(inputs: readonly LinkInput[], options: LinkOptions):
     institution: input.institution,
     localKey: input.localKey,
   }))
-  lap('normalize')
+  lap('normalize', `${records.length} records`)
 
   const n = records.length
   const passes = options.passes ?? PASSES
-  const { pairs, reports, samples } = candidatePairs(records, passes, { maxBlock: options.maxBlock, random })
-  lap('block')
-
-  const patterns: Pattern[] = new Array(pairs.length)
-  for (let p = 0; p < pairs.length; p++) {
-    const key = pairs[p] as number
-    const i = Math.floor(key / n)
-    patterns[p] = comparePair(fields, records[i] as LinkRecord, records[key - i * n] as LinkRecord)
+  const blocked = candidatePairs(records, passes, { maxBlock: options.maxBlock, random })
+  const { reports, samples } = blocked
+  let pairs = blocked.pairs
+  if (options.pending) {
+    // Pairs of two records already in persons were decided by earlier runs.
+    const pending = options.pending
+    let w = 0
+    for (let p = 0; p < pairs.length; p++) {
+      const key = pairs[p] as number
+      const i = Math.floor(key / n)
+      if (pending[i] || pending[key - i * n]) pairs[w++] = key
+    }
+    pairs = pairs.subarray(0, w)
   }
-  lap('compare')
+  lap('block', `${pairs.length} candidate pairs`)
 
-  const u = estimateU(fields, records, options.uSamples ?? Math.min(200_000, n * 20), random)
-  const training = passes.map((pass, p) => {
-    const sample = samples[p] as Float64Array
-    // Every sampled pair is a candidate, compared already: found by binary search in the sorted pairs.
-    const sampled: Pattern[] = new Array(sample.length)
-    for (let s = 0; s < sample.length; s++)
-      sampled[s] = patterns[indexOfPair(pairs, sample[s] as number)] as Pattern
-    return { name: pass.name, uses: pass.uses, patterns: sampled, pairs: (reports[p] as PassReport).pairs }
-  })
-  const model = trainModel(fields, u, training, n)
-  const frequencies = valueFrequencies(fields, records)
-  lap('estimate')
+  const codec = new PatternCodec(fields)
+  const threads = options.threads ?? defaultThreads()
+  // Workers know the default fields only (functions do not cross threads).
+  const parallel = threads > 1 && fields === FIELDS && pairs.length >= PARALLEL_FROM_PAIRS
+  const codes = parallel
+    ? await comparePairsInWorkers(records, pairs, threads)
+    : comparePairsHere(codec, records, pairs)
+  lap('compare', parallel ? `${threads} threads` : 'this thread')
+
+  let model: Model
+  let frequencies: Frequencies
+  if (options.trained) {
+    const { frequency } = options.trained
+    model = options.trained.model
+    frequencies = fields.map((field) => {
+      if (!field.frequencyOf) return undefined
+      const table = new Map<string, number>()
+      for (const record of records) {
+        const value = field.frequencyOf(record)
+        if (value === undefined || table.has(value)) continue
+        const known = frequency(field.name, value)
+        if (known !== undefined) table.set(value, known)
+      }
+      return table
+    })
+  } else {
+    const u = estimateU(codec, records, options.uSamples ?? Math.min(200_000, n * 20), random)
+    const training = passes.map((pass, p) => {
+      const sample = samples[p] as Float64Array
+      // Every sampled pair is a candidate, compared already: found by binary search in the sorted pairs.
+      const sampled = new Uint32Array(sample.length)
+      for (let s = 0; s < sample.length; s++)
+        sampled[s] = codes[indexOfPair(pairs, sample[s] as number)] as number
+      return {
+        name: pass.name,
+        uses: pass.uses,
+        exact: pass.exact,
+        codes: sampled,
+        pairs: (reports[p] as PassReport).pairs,
+      }
+    })
+    model = trainModel(codec, u, training, n)
+    frequencies = valueFrequencies(fields, records)
+  }
+  lap('estimate', options.trained ? 'the earlier model' : 'EM per pass')
 
   const linkWeight = options.linkWeight ?? -2
   const reviewWeight = options.reviewWeight ?? -8
+  const weigh = scorer(model, codec, frequencies, records)
   const links: ScoredPair[] = []
   const review: ScoredPair[] = []
   for (let p = 0; p < pairs.length; p++) {
     const key = pairs[p] as number
     const a = Math.floor(key / n)
     const b = key - a * n
-    const weight = score(model, fields, frequencies, records[a] as LinkRecord, patterns[p] as Pattern)
+    const weight = weigh(a, codes[p] as number)
     if (weight >= linkWeight) links.push({ a, b, weight })
     else if (weight >= reviewWeight) review.push({ a, b, weight })
   }
-  lap('score')
+  lap('score', `${links.length} links, ${review.length} to review`)
 
   const rejected = new Set((options.rejected ?? []).map(([a, b]) => Math.min(a, b) * n + Math.max(a, b)))
   const decided = [
     ...links.filter((l) => !rejected.has(l.a * n + l.b)),
-    ...(options.accepted ?? []).map(([a, b]) => ({
+    ...[...(options.accepted ?? []), ...(options.together ?? [])].map(([a, b]) => ({
       a: Math.min(a, b),
       b: Math.max(a, b),
       weight: Number.POSITIVE_INFINITY,
@@ -161,7 +227,7 @@ export function linkRecords(inputs: readonly LinkInput[], options: LinkOptions):
     sameInstitutionWeight: options.sameInstitutionWeight ?? 20,
     cannotLink: options.rejected,
   })
-  lap('cluster')
+  lap('cluster', `${clustering.refused.length} links refused by the guards`)
   return {
     records,
     model,

@@ -3,10 +3,14 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { exists, SHARED_DATA } from '../../../test/support/files.js'
 import { FEBRL_DIR, febrl4Inputs, syntheticLinkInputs } from '../../../test/support/linkage.js'
-import { VariantTable } from '../normalize/index.js'
+import { normalizeIdentity, VariantTable } from '../normalize/index.js'
+import { candidatePairs } from './blocking.js'
 import { compareDates, damerauLevenshtein, jaroWinkler } from './compare.js'
 import { evaluateClusters } from './evaluate.js'
+import { FIELDS, type LinkRecord, nameNearness } from './fields.js'
 import { linkRecords } from './link.js'
+import { PatternCodec } from './model.js'
+import { comparePairsHere, comparePairsInWorkers } from './parallel.js'
 
 const HAS_SHARED_DATA = SHARED_DATA !== undefined && exists(SHARED_DATA)
 const variants = () =>
@@ -94,10 +98,40 @@ describe('evaluation', () => {
   })
 })
 
+describe('comparators, remembered and exact', () => {
+  it('date levels agree with a calendar computed by Date', () => {
+    const day = fc
+      .integer({ min: -25_000, max: 25_000 })
+      .map((d) => new Date(d * 86_400_000).toISOString().slice(0, 10))
+    fc.assert(
+      fc.property(day, day, (a, b) => {
+        const level = compareDates(a, b)
+        const days = Math.abs(Date.parse(a) - Date.parse(b)) / 86_400_000
+        if (level === 'exact') expect(a).toBe(b)
+        if (level === 'near') expect(days).toBeLessThanOrEqual(366)
+        if (level === 'different') expect(days).toBeGreaterThan(366)
+        expect(compareDates(b, a)).toBe(level)
+      }),
+    )
+  })
+
+  it('a remembered name nearness equals the comparators', () => {
+    const word = fc.string({ unit: fc.constantFrom(...'サトウタカハシ渡辺邊'), minLength: 1, maxLength: 6 })
+    fc.assert(
+      fc.property(word, word, (a, b) => {
+        const bits = nameNearness(a, b)
+        expect(nameNearness(a, b)).toBe(bits)
+        expect((bits & 1) !== 0).toBe(damerauLevenshtein(a, b, 1) <= 1)
+        expect((bits & 2) !== 0).toBe(jaroWinkler(a, b) >= 0.88)
+      }),
+    )
+  })
+})
+
 describe('linkage', () => {
-  it.runIf(HAS_SHARED_DATA)('links synthetic patients of 5 hospitals with pairwise F1 ≥ 0.995', () => {
+  it.runIf(HAS_SHARED_DATA)('links synthetic patients of 5 hospitals with pairwise F1 ≥ 0.995', async () => {
     const { inputs, truth } = syntheticLinkInputs(4000, 5, 'linkage-test')
-    const result = linkRecords(inputs, { variants: variants() })
+    const result = await linkRecords(inputs, { variants: variants() })
     const evaluation = evaluateClusters(result.clustering.clusterOf, truth)
     console.info(
       `synthetic: ${inputs.length} records, ${result.candidates} candidates, F1 ${evaluation.pairwise.f1.toFixed(4)} (P ${evaluation.pairwise.precision.toFixed(4)}, R ${evaluation.pairwise.recall.toFixed(4)}), EM ${result.model.passes.map((p) => p.iterations).join('/')} iterations`,
@@ -110,11 +144,39 @@ describe('linkage', () => {
     expect(result.passes.slice(1).some((p) => p.newPairs > 0)).toBe(true)
   })
 
+  it.runIf(HAS_SHARED_DATA)(
+    'compares in worker threads exactly as in this thread',
+    async () => {
+      const { inputs } = syntheticLinkInputs(1500, 3, 'linkage-workers')
+      const table = variants()
+      const records = inputs.map((input, index) => ({
+        ...normalizeIdentity(input.identity, table),
+        index,
+        institution: input.institution,
+        localKey: input.localKey,
+      }))
+      const { pairs } = candidatePairs(records)
+      expect(pairs.length).toBeGreaterThan(1000)
+      const here = comparePairsHere(new PatternCodec(FIELDS), records, pairs)
+      const there = await comparePairsInWorkers(records, pairs, 2)
+      expect(Array.from(there)).toEqual(Array.from(here))
+      // And the packed patterns decode to the fields' own levels.
+      const codec = new PatternCodec(FIELDS)
+      for (let p = 0; p < pairs.length; p += 97) {
+        const key = pairs[p] as number
+        const a = records[Math.floor(key / records.length)] as LinkRecord
+        const b = records[key % records.length] as LinkRecord
+        expect(Array.from(codec.decode(here[p] as number))).toEqual(FIELDS.map((f) => f.level(a, b)))
+      }
+    },
+    60_000,
+  )
+
   it.runIf(HAS_SHARED_DATA && exists(FEBRL_DIR))(
     'links FEBRL4 (two files, 5 000 true pairs) with pairwise F1 ≥ 0.99',
-    () => {
+    async () => {
       const { inputs, truth } = febrl4Inputs()
-      const result = linkRecords(inputs, { variants: VariantTable.builtin() })
+      const result = await linkRecords(inputs, { variants: VariantTable.builtin() })
       const evaluation = evaluateClusters(result.clustering.clusterOf, truth)
       console.info(
         `FEBRL4: ${inputs.length} records, ${result.candidates} candidates, F1 ${evaluation.pairwise.f1.toFixed(4)} (P ${evaluation.pairwise.precision.toFixed(4)}, R ${evaluation.pairwise.recall.toFixed(4)})`,

@@ -10,8 +10,8 @@ import type { Field, LinkRecord } from './fields.js'
  * fields left out: within a block, two different persons agree on the key by construction, but on
  * the other fields they are as unlike as any two people — so the mixture EM fits is the one of same
  * and different persons (this is how Splink trains). Each field's m is the average over the passes
- * that could estimate it. λ follows from the pass that blocks on one field alone (the birth date):
- * its matches over that field's m of agreement are the matches in all pairs.
+ * that could estimate it. λ follows from a pass whose key is exact agreement (birth date and sex):
+ * its matches over the m of agreement on its fields are the matches in all pairs.
  *
  * Full agreement on a field with value frequencies (surnames, given names) has u = the value's
  * frequency, so that 佐藤 = 佐藤 says less than 勅使河原 = 勅使河原.
@@ -36,6 +36,44 @@ export function comparePair(fields: readonly Field[], a: LinkRecord, b: LinkReco
   return pattern
 }
 
+/**
+ * A pattern packed into one integer (a mixed-radix number, one digit per field: level + 1), so that
+ * tens of millions of pairs' patterns fit in a Uint32Array and a pattern's weight is computed once.
+ */
+export class PatternCodec {
+  readonly size: number
+  private readonly place: Int32Array
+  private readonly radix: Int32Array
+
+  constructor(readonly fields: readonly Field[]) {
+    this.radix = Int32Array.from(fields, (f) => f.levels.length + 1)
+    this.place = new Int32Array(fields.length)
+    let size = 1
+    for (let f = 0; f < fields.length; f++) {
+      this.place[f] = size
+      size *= this.radix[f] as number
+    }
+    if (size > 2 ** 32) throw new Error('Too many field levels to pack a pattern into 32 bits.')
+    this.size = size
+  }
+
+  /** The pair's pattern, packed, without allocating. */
+  compare(a: LinkRecord, b: LinkRecord): number {
+    let code = 0
+    for (let f = 0; f < this.fields.length; f++)
+      code += ((this.fields[f] as Field).level(a, b) + 1) * (this.place[f] as number)
+    return code
+  }
+
+  level(code: number, f: number): number {
+    return (Math.floor(code / (this.place[f] as number)) % (this.radix[f] as number)) - 1
+  }
+
+  decode(code: number): Pattern {
+    return Int8Array.from(this.fields, (_, f) => this.level(code, f))
+  }
+}
+
 const FLOOR = 1e-6
 
 const add = (array: Float64Array, at: number, value: number) => {
@@ -52,11 +90,12 @@ function smoothed(counts: Float64Array, total: number): Float64Array {
 
 /** u from random pairs: the level distribution of pairs that are, with near certainty, different persons. */
 export function estimateU(
-  fields: readonly Field[],
+  codec: PatternCodec,
   records: readonly LinkRecord[],
   samples: number,
   random: () => number,
 ): Float64Array[] {
+  const fields = codec.fields
   const counts = fields.map((f) => new Float64Array(f.levels.length))
   const totals = new Float64Array(fields.length)
   if (records.length < 2) return counts.map((c) => smoothed(c, 0))
@@ -64,9 +103,9 @@ export function estimateU(
     const i = Math.floor(random() * records.length)
     let j = Math.floor(random() * (records.length - 1))
     if (j >= i) j++
-    const pattern = comparePair(fields, records[i] as LinkRecord, records[j] as LinkRecord)
+    const code = codec.compare(records[i] as LinkRecord, records[j] as LinkRecord)
     for (let f = 0; f < fields.length; f++) {
-      const level = pattern[f] as number
+      const level = codec.level(code, f)
       if (level < 0) continue
       add(counts[f] as Float64Array, level, 1)
       add(totals, f, 1)
@@ -81,16 +120,16 @@ export interface PatternCounts {
   readonly counts: number[]
 }
 
-export function countPatterns(patterns: Iterable<Pattern>): PatternCounts {
-  const index = new Map<string, number>()
+export function countPatterns(codec: PatternCodec, codes: ArrayLike<number>): PatternCounts {
+  const index = new Map<number, number>()
   const out: PatternCounts = { patterns: [], counts: [] }
-  for (const pattern of patterns) {
-    const key = pattern.join(',')
-    const at = index.get(key)
+  for (let c = 0; c < codes.length; c++) {
+    const code = codes[c] as number
+    const at = index.get(code)
     if (at !== undefined) out.counts[at] = (out.counts[at] as number) + 1
     else {
-      index.set(key, out.patterns.length)
-      out.patterns.push(pattern)
+      index.set(code, out.patterns.length)
+      out.patterns.push(codec.decode(code))
       out.counts.push(1)
     }
   }
@@ -102,7 +141,10 @@ export interface PassSample {
   readonly name: string
   /** Field names the pass's key is made of (left out of its EM). */
   readonly uses: readonly string[]
-  readonly patterns: readonly Pattern[]
+  /** Packed patterns (`PatternCodec`). */
+  readonly codes: ArrayLike<number>
+  /** Whether the pass's key is full agreement on its fields (such a pass gives λ). */
+  readonly exact?: boolean
   /** All pairs the pass proposes (the sample may be smaller). */
   readonly pairs: number
 }
@@ -172,12 +214,13 @@ function emPass(
 
 /** m by EM per pass (see `Model`), u from random pairs, λ over all `recordCount` records' pairs. */
 export function trainModel(
-  fields: readonly Field[],
+  codec: PatternCodec,
   u: readonly Float64Array[],
   passes: readonly PassSample[],
   recordCount: number,
   options: { maxIterations?: number; tolerance?: number } = {},
 ): Model {
+  const fields = codec.fields
   const sums = fields.map((f) => new Float64Array(f.levels.length))
   const weights = new Float64Array(fields.length)
   const reports: Array<{ name: string; lambda: number; iterations: number; converged: boolean }> = []
@@ -190,7 +233,7 @@ export function trainModel(
     const run = emPass(
       fields,
       u,
-      countPatterns(pass.patterns),
+      countPatterns(codec, pass.codes),
       skip,
       options.maxIterations ?? 100,
       options.tolerance ?? 1e-6,
@@ -203,7 +246,7 @@ export function trainModel(
     })
     runs.push({ pass, lambda: run.lambda, m: run.m })
     // Each pass's estimate counts by the matches it saw.
-    const evidence = run.lambda * pass.patterns.length
+    const evidence = run.lambda * pass.codes.length
     for (let f = 0; f < fields.length; f++) {
       if (skip.has(f) || evidence <= 0) continue
       const m = run.m[f] as Float64Array
@@ -220,11 +263,15 @@ export function trainModel(
     }
     return Float64Array.from(sums[f] as Float64Array, (x) => x / weight)
   })
-  // λ from the first pass keyed on one field alone: matches there = all matches × P(field agrees | match).
+  // λ from the first pass whose key is full agreement on its fields: matches there = all matches ×
+  // P(every one of those fields agrees | match).
   for (const { pass, lambda } of runs) {
-    if (pass.uses.length !== 1) continue
-    const f = fields.findIndex((x) => x.name === pass.uses[0])
-    const agreement = f >= 0 ? ((m[f] as Float64Array)[0] as number) : 0
+    if (!pass.exact) continue
+    let agreement = 1
+    for (const name of pass.uses) {
+      const f = fields.findIndex((x) => x.name === name)
+      agreement *= f >= 0 ? ((m[f] as Float64Array)[0] as number) : 0
+    }
     if (agreement > 0) matchesInAll = (lambda * pass.pairs) / agreement
     break
   }
@@ -310,18 +357,47 @@ export function explain(
   return { prior, total: parts.reduce((sum, p) => sum + p.weight, prior), fields: parts }
 }
 
-/** The total weight alone (the hot path of scoring). */
-export function score(
+/**
+ * The total weight of packed patterns (the hot path of scoring): each distinct pattern's weight is
+ * computed once, and each record's frequency adjustments once, so that a pair costs two lookups.
+ * Equal to `explain(…).total`.
+ */
+export function scorer(
   model: Model,
-  fields: readonly Field[],
+  codec: PatternCodec,
   frequencies: Frequencies,
-  a: LinkRecord,
-  pattern: Pattern,
-): number {
-  let total = Math.log2(model.lambda / (1 - model.lambda))
-  for (let f = 0; f < fields.length; f++) {
-    const level = pattern[f] as number
-    if (level >= 0) total += fieldWeight(model, fields[f] as Field, f, level, frequencies, a)
+  records: readonly LinkRecord[],
+): (a: number, code: number) => number {
+  const fields = codec.fields
+  const prior = Math.log2(model.lambda / (1 - model.lambda))
+  const byCode = new Map<number, number>()
+  // Per field with frequencies: what full agreement on record a's value adds to the plain weight.
+  const adjusted = fields.flatMap((field, f) => {
+    const table = frequencies[f]
+    if (!field.frequencyOf || !table) return []
+    const u = (model.u[f] as Float64Array)[0] as number
+    const shift = Float64Array.from(records, (record) => {
+      const value = (field.frequencyOf as (r: LinkRecord) => string | undefined)(record)
+      const frequency = value === undefined ? undefined : table.get(value)
+      return frequency === undefined ? 0 : Math.log2(u / Math.max(frequency, FLOOR))
+    })
+    return [{ f, shift }]
+  })
+  return (a, code) => {
+    let weight = byCode.get(code)
+    if (weight === undefined) {
+      weight = prior
+      for (let f = 0; f < fields.length; f++) {
+        const level = codec.level(code, f)
+        if (level >= 0)
+          weight += Math.log2(
+            Math.max((model.m[f] as Float64Array)[level] as number, FLOOR) /
+              ((model.u[f] as Float64Array)[level] as number),
+          )
+      }
+      byCode.set(code, weight)
+    }
+    for (const { f, shift } of adjusted) if (codec.level(code, f) === 0) weight += shift[a] as number
+    return weight
   }
-  return total
 }

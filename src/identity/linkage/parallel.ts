@@ -1,0 +1,84 @@
+import { availableParallelism } from 'node:os'
+import { serialize } from 'node:v8'
+import { Worker } from 'node:worker_threads'
+import type { CompareTask } from './compare-worker.js'
+import type { LinkRecord } from './fields.js'
+import type { PatternCodec } from './model.js'
+
+/**
+ * The compare stage on every core: the candidate pairs are cut into one range per worker thread, each
+ * worker compares its range with the default fields and writes the packed patterns into shared
+ * memory. Small inputs are compared in this thread (a worker costs more to start than it saves).
+ */
+export const PARALLEL_FROM_PAIRS = 200_000
+
+export function defaultThreads(): number {
+  return Math.max(1, Math.min(availableParallelism(), 8))
+}
+
+/** Compares in this thread: `pairs` are `i * n + j` keys. */
+export function comparePairsHere(
+  codec: PatternCodec,
+  records: readonly LinkRecord[],
+  pairs: Float64Array,
+): Uint32Array {
+  const n = records.length
+  const codes = new Uint32Array(pairs.length)
+  for (let p = 0; p < pairs.length; p++) {
+    const key = pairs[p] as number
+    const i = Math.floor(key / n)
+    codes[p] = codec.compare(records[i] as LinkRecord, records[key - i * n] as LinkRecord)
+  }
+  return codes
+}
+
+/**
+ * The worker beside this module: compiled JavaScript in production; under tsx and the tests (where
+ * this module is TypeScript) a small loader that imports the TypeScript worker through tsx.
+ */
+function startWorker(task: CompareTask): Worker {
+  const typescript = import.meta.url.endsWith('.ts')
+  if (!typescript) return new Worker(new URL('./compare-worker.js', import.meta.url), { workerData: task })
+  const script = new URL('./compare-worker.ts', import.meta.url).href
+  const loader = `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(script)}, ${JSON.stringify(import.meta.url)}))`
+  return new Worker(loader, { eval: true, workerData: task })
+}
+
+/** Compares the default fields in `threads` worker threads (the patterns equal `comparePairsHere`'s). */
+export async function comparePairsInWorkers(
+  records: readonly LinkRecord[],
+  pairs: Float64Array,
+  threads: number,
+): Promise<Uint32Array> {
+  const serialized = serialize(records)
+  const recordsBuffer = new SharedArrayBuffer(serialized.length)
+  new Uint8Array(recordsBuffer).set(serialized)
+  const pairsBuffer = new SharedArrayBuffer(pairs.byteLength)
+  new Float64Array(pairsBuffer).set(pairs)
+  const codesBuffer = new SharedArrayBuffer(pairs.length * Uint32Array.BYTES_PER_ELEMENT)
+  const share = Math.ceil(pairs.length / threads)
+  const runs: Array<Promise<void>> = []
+  for (let t = 0; t < threads; t++) {
+    const task: CompareTask = {
+      records: recordsBuffer,
+      pairs: pairsBuffer,
+      codes: codesBuffer,
+      n: records.length,
+      from: Math.min(t * share, pairs.length),
+      to: Math.min((t + 1) * share, pairs.length),
+    }
+    runs.push(
+      new Promise<void>((resolve, reject) => {
+        const worker = startWorker(task)
+        worker.once('message', () => resolve())
+        worker.once('error', reject)
+        worker.once('exit', (code) => {
+          if (code !== 0) reject(new Error(`A linkage compare worker stopped with exit code ${code}.`))
+          else resolve()
+        })
+      }),
+    )
+  }
+  await Promise.all(runs)
+  return new Uint32Array(codesBuffer)
+}
