@@ -35,6 +35,10 @@ const EXPECTED: Readonly<Record<string, readonly Principal[]>> = {
   'GET /api/portal/v1/approvals': OFFICERS,
   'POST /api/portal/v1/approvals/{id}/approve': OFFICERS,
   'POST /api/portal/v1/approvals/{id}/cancel': OFFICERS,
+  'GET /api/core/v1/link/pairs': ['linkage_reviewer'],
+  'GET /api/core/v1/link/pairs/{a}/{b}': ['linkage_reviewer'],
+  'POST /api/core/v1/link/pairs/{a}/{b}/accept': ['linkage_reviewer'],
+  'POST /api/core/v1/link/pairs/{a}/{b}/reject': ['linkage_reviewer'],
 }
 
 /** The answers of the access checks (a handler's own 401, e.g. a wrong password, is not one). */
@@ -42,7 +46,7 @@ const DENIALS = ['auth.session', 'auth.forbidden', 'auth.csrf', 'auth.bad_api_ke
 
 /** A request that is well-formed enough to reach the handler when the caller is allowed. */
 function requestFor(method: string, path: string, submission: number) {
-  const url = path.replace('{id}', String(submission))
+  const url = path.replace('{id}', String(submission)).replace('{a}', '1').replace('{b}', '2')
   if (path.endsWith('/files'))
     return {
       url: `${url}?path=ssmix2%2Fnote.txt`,

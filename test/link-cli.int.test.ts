@@ -73,6 +73,9 @@ describe.runIf(SHARED_DATA !== undefined && exists(SHARED_DATA))('tokumei link',
     expect(refused.stderr).toBe(
       'tokumei: Pair 1–2 is not waiting for review (decided already, or never proposed).\n',
     )
+    const unknown = await run('link', 'review', 'show', '1', '999999')
+    expect(unknown.code).not.toBe(0)
+    expect(unknown.stderr).toBe('tokumei: Pair 1–999999 was never proposed for review.\n')
     const missing = await run('link', 'evaluate', '--truth', 'nope.csv')
     expect(missing.stderr).toMatch(/^tokumei: Cannot read the truth file .*nope\.csv\.\n$/)
   })

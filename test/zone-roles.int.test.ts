@@ -133,7 +133,7 @@ describe.runIf(dialects().includes('postgres'))(
       })
     })
 
-    it('the core role reads identity and clinical data but not accounts, and cannot rewrite the audit log', async () => {
+    it('the core role reads identity and clinical data but no account secret, and cannot rewrite the audit log', async () => {
       await asZone('core', async (db) => {
         expect(await canSelect(db, 'identity.probe')).toBe(true)
         expect(await canSelect(db, 'clinical.probe')).toBe(true)
@@ -142,6 +142,19 @@ describe.runIf(dialects().includes('postgres'))(
         // The monitor judges accounts by role: names and roles only, never a password or a secret.
         await sql`select username, roles from governance.account`.execute(db.kysely)
         await expect(sql`select password_hash from governance.account`.execute(db.kysely)).rejects.toThrow(
+          /permission denied/,
+        )
+        await expect(sql`select totp_secret_enc from governance.account`.execute(db.kysely)).rejects.toThrow(
+          /permission denied/,
+        )
+        // It checks the sessions of the linkage reviewers it serves: reads hashes and times, writes
+        // only a session's last use and revocation; it cannot open or re-own a session.
+        await sql`select token_sha256, expires_at from governance.session`.execute(db.kysely)
+        await sql`update governance.session set last_seen_at = now() where id = 0`.execute(db.kysely)
+        await expect(
+          sql`update governance.session set account_id = 1 where id = 0`.execute(db.kysely),
+        ).rejects.toThrow(/permission denied/)
+        await expect(sql`delete from governance.session`.execute(db.kysely)).rejects.toThrow(
           /permission denied/,
         )
         await expect(sql`update audit.event set actor = 'x'`.execute(db.kysely)).rejects.toThrow(

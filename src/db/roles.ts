@@ -74,10 +74,43 @@ const ZONE_EXCLUSIONS: Readonly<Record<Zone, readonly string[]>> = {
   portal: [],
 }
 
-/** Columns of excluded tables a zone may still read: the monitor (core) judges accounts by role. */
-const ZONE_COLUMN_GRANTS: Readonly<Record<Zone, Readonly<Record<string, readonly string[]>>>> = {
+/**
+ * Columns of excluded tables a zone may still use. The core judges accounts by role (the monitor), and
+ * checks the sessions of the linkage reviewers it serves on the closed network: it reads an account's
+ * name, roles and state and a session's hashes and times — never a password hash or a TOTP secret —
+ * and writes only a session's last use and revocation.
+ */
+const ZONE_COLUMN_GRANTS: Readonly<
+  Record<Zone, Readonly<Record<string, { select: readonly string[]; update?: readonly string[] }>>>
+> = {
   gateway: {},
-  core: { 'governance.account': ['username', 'roles'] },
+  core: {
+    'governance.account': {
+      select: [
+        'id',
+        'username',
+        'roles',
+        'must_change_password',
+        'totp_enabled_at',
+        'locked_until',
+        'disabled_at',
+        'created_at',
+      ],
+    },
+    'governance.session': {
+      select: [
+        'id',
+        'account_id',
+        'token_sha256',
+        'csrf_sha256',
+        'expires_at',
+        'last_seen_at',
+        'revoked_at',
+        'created_at',
+      ],
+      update: ['last_seen_at', 'revoked_at', 'revoked_reason'],
+    },
+  },
   portal: {},
 }
 
@@ -166,8 +199,10 @@ export async function applyZoneGrants(db: TokumeiDatabase, prefix: string): Prom
         await sql`revoke all on ${ident(table)} from ${r}`.execute(trx)
       }
       for (const [table, columns] of Object.entries(ZONE_COLUMN_GRANTS[zone])) {
-        const list = sql.join(columns.map((c) => sql.id(c)))
-        await sql`grant select (${list}) on ${ident(table)} to ${r}`.execute(trx)
+        const list = (names: readonly string[]) => sql.join(names.map((c) => sql.id(c)))
+        await sql`grant select (${list(columns.select)}) on ${ident(table)} to ${r}`.execute(trx)
+        if (columns.update?.length)
+          await sql`grant update (${list(columns.update)}) on ${ident(table)} to ${r}`.execute(trx)
       }
     }
   })

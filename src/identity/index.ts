@@ -11,9 +11,11 @@ export {
   type LinkMode,
   type LinkRunOptions,
   type LinkRunSummary,
+  type PairView,
   pairsToReview,
   type ReviewPair,
   runLinkage,
+  viewPair,
 } from './persons.js'
 export {
   deleteVaultPatient,

@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { sql } from 'kysely'
+import { generateSync } from 'otplib'
 import { beforeAll, expect, it } from 'vitest'
 import { describeEachDialect } from '../../test/support/database.js'
 import { exists, listFiles, SHARED_DATA, useSyntheticData } from '../../test/support/files.js'
 import { startTestServer, type TestServer } from '../../test/support/server.js'
 import { addInstitution, openSubmission, receiveFiles, sealSubmission } from '../intake/index.js'
-import { createWorker, receiveContext } from '../runtime/index.js'
+import { authContext, createWorker, receiveContext } from '../runtime/index.js'
+import { createAccount, setUpAccount, signIn } from '../security/index.js'
 import { decidePair, evaluateAgainstTruth, runLinkage, VariantTable } from './index.js'
 
 /**
@@ -191,6 +193,95 @@ describeEachDialect('linkage against the store', (t) => {
       expect(full.merges + full.splits).toBeLessThanOrEqual(1)
       const after = await evaluateAgainstTruth(t.db.kysely, t.keyring, truth)
       expect(Math.abs(after.pairwise.f1 - evaluation.pairwise.f1)).toBeLessThan(0.01)
+    },
+  )
+
+  it.runIf(HAS_SHARED_DATA)(
+    'a linkage reviewer reviews through the API: the pair side by side, audited; the decision is final',
+    async () => {
+      const auth = authContext(server.runtime)
+      const { code } = await createAccount(auth, {
+        username: 'r.linker',
+        roles: ['linkage_reviewer'],
+        actor: 'test',
+      })
+      const { secret } = await setUpAccount(auth, {
+        username: 'r.linker',
+        code,
+        password: 'reviewer-password-1',
+      })
+      const { token, csrf } = await signIn(auth, {
+        username: 'r.linker',
+        password: 'reviewer-password-1',
+        code: generateSync({ secret }),
+        source: 'test',
+      })
+      const headers = { cookie: `tokumei_session=${token}`, 'x-csrf-token': csrf }
+      // Two patients of different persons, proposed as a pair for review.
+      const [x, y] = (
+        await sql<{ ref: number }>`
+          select max(patient_ref)::int as ref from clinical.patient_person group by person_id order by 1 desc limit 2`.execute(
+          t.db.kysely,
+        )
+      ).rows
+        .map((r) => r.ref)
+        .sort((p, q) => p - q) as [number, number]
+      const run = (await t.db.kysely.selectFrom('identity.link_run').select('id').executeTakeFirstOrThrow())
+        .id
+      await t.db.kysely
+        .insertInto('identity.link_pair')
+        .values({ a_ref: x, b_ref: y, weight: -5, explanation: '{"fields":[]}', run_id: run })
+        .onConflict((oc) => oc.doNothing())
+        .execute()
+      const listed = await server.app.inject({
+        method: 'GET',
+        url: '/api/core/v1/link/pairs?limit=1000',
+        headers,
+      })
+      expect(listed.statusCode).toBe(200)
+      expect(listed.json().pairs).toContainEqual(expect.objectContaining({ a: x, b: y }))
+      // The list holds no personal data; the side-by-side view does, and is audited.
+      for (const canary of canaries) expect(listed.body).not.toContain(canary)
+      const shown = await server.app.inject({
+        method: 'GET',
+        url: `/api/core/v1/link/pairs/${y}/${x}`,
+        headers,
+      })
+      expect(shown.statusCode).toBe(200)
+      const pair = shown.json().pair
+      expect(pair).toMatchObject({ state: 'review', a: { ref: x }, b: { ref: y } })
+      expect(typeof pair.a.identity.surname).toBe('string')
+      expect(codes).toContain(pair.a.institution)
+      const views = await t.db.kysely
+        .selectFrom('audit.event')
+        .select(['actor', 'target'])
+        .where('action', '=', 'identity.view')
+        .execute()
+      expect(views).toContainEqual({ actor: 'account:r.linker', target: `pair:${x}-${y}` })
+      for (const canary of canaries)
+        expect(JSON.stringify(views), 'a name in the audit log').not.toContain(canary)
+      const rejected = await server.app.inject({
+        method: 'POST',
+        url: `/api/core/v1/link/pairs/${x}/${y}/reject`,
+        headers,
+      })
+      expect(rejected.json()).toEqual({ a: x, b: y, state: 'rejected' })
+      const again = await server.app.inject({
+        method: 'POST',
+        url: `/api/core/v1/link/pairs/${x}/${y}/accept`,
+        headers,
+      })
+      expect(again.statusCode).toBe(409)
+      expect(again.json().error.code).toBe('link.not_in_review')
+      const unknown = await server.app.inject({
+        method: 'GET',
+        url: `/api/core/v1/link/pairs/${x}/999999`,
+        headers,
+      })
+      expect(unknown.statusCode).toBe(404)
+      // The rejection binds the next run: the two stay apart.
+      await runLinkage(context())
+      expect(await personOf(x)).not.toBe(await personOf(y))
     },
   )
 

@@ -505,6 +505,73 @@ export async function pairsToReview(db: Db, limit = 50): Promise<ReviewPair[]> {
   return rows.map((r) => ({ a: r.a_ref, b: r.b_ref, weight: r.weight, explanation: r.explanation }))
 }
 
+export interface PairView {
+  readonly weight: number
+  readonly state: 'review' | 'accepted' | 'rejected'
+  readonly explanation: unknown
+  readonly a: { readonly ref: number; readonly institution: string; readonly identity: PatientIdentity }
+  readonly b: { readonly ref: number; readonly institution: string; readonly identity: PatientIdentity }
+}
+
+/**
+ * A proposed pair with both patients' identities side by side, for a linkage reviewer to decide: the
+ * one view that shows personal data, and every showing is audited (who, which pair) in the same
+ * transaction as the read.
+ */
+export async function viewPair(
+  context: { db: Db; keyring: Keyring; actor: string },
+  input: { a: number; b: number },
+): Promise<PairView> {
+  const [a, b] = [Math.min(input.a, input.b), Math.max(input.a, input.b)]
+  return context.db.transaction().execute(async (trx) => {
+    const pair = await trx
+      .selectFrom('identity.link_pair')
+      .select(['weight', 'state', 'explanation'])
+      .where('a_ref', '=', a)
+      .where('b_ref', '=', b)
+      .executeTakeFirst()
+    if (!pair)
+      throw new TokumeiError(`Pair ${a}–${b} was never proposed for review.`, {
+        code: 'link.pair_not_found',
+        kind: 'not_found',
+      })
+    const identities = await readIdentities(trx, context.keyring, [a, b])
+    const institutions = new Map(
+      (await trx.selectFrom('governance.institution').select(['id', 'code']).execute()).map((r) => [
+        r.id,
+        r.code,
+      ]),
+    )
+    const side = (ref: number) => {
+      const found = identities.find((v) => v.patientRef === ref)
+      if (!found)
+        throw new TokumeiError(`Patient ${ref} is no longer in the vault (deleted after a refusal).`, {
+          code: 'link.patient_gone',
+          kind: 'conflict',
+        })
+      return {
+        ref,
+        institution: institutions.get(found.institutionId) ?? String(found.institutionId),
+        identity: found.identity,
+      }
+    }
+    const view = {
+      weight: pair.weight,
+      state: pair.state,
+      explanation: pair.explanation,
+      a: side(a),
+      b: side(b),
+    }
+    await recordAuditEvent(trx, context.keyring, {
+      actor: context.actor,
+      action: 'identity.view',
+      target: `pair:${a}-${b}`,
+      detail: { purpose: 'link.review', state: pair.state },
+    })
+    return view
+  })
+}
+
 /** A reviewer's decision on a pair: final (a decided pair cannot be decided again); binds later runs. */
 export async function decidePair(
   context: { db: Db; keyring: Keyring; actor: string },

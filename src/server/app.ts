@@ -20,6 +20,7 @@ import { enforceAccess } from './access.js'
 import { authRoutes } from './routes/auth.js'
 import { gatewayRoutes } from './routes/gateway.js'
 import { healthRoutes } from './routes/health.js'
+import { linkageRoutes } from './routes/linkage.js'
 import { securityRoutes } from './routes/security.js'
 
 export interface BuildServerOptions {
@@ -169,6 +170,9 @@ export async function buildServer(
   await app.register(healthRoutes, { runtime, zone: options.zone })
   if (options.zone === undefined || options.zone === 'gateway') {
     await app.register(gatewayRoutes, { runtime, prefix: '/api/gateway/v1' })
+  }
+  if (options.zone === undefined || options.zone === 'core') {
+    await app.register(linkageRoutes, { runtime, prefix: '/api/core/v1' })
   }
   if (options.zone === undefined || options.zone === 'portal') {
     await app.register(authRoutes, { runtime, prefix: '/api/auth/v1' })

@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
-import { decidePair, evaluateAgainstTruth, pairsToReview } from '../../identity/index.js'
+import {
+  decidePair,
+  evaluateAgainstTruth,
+  type PairView,
+  pairsToReview,
+  viewPair,
+} from '../../identity/index.js'
 import { enqueueJob } from '../../jobs/index.js'
 import { TokumeiError } from '../../model/index.js'
 import { createWorker } from '../../runtime/index.js'
@@ -72,7 +78,9 @@ export function registerLinkCommands(program: Command, define: Define): void {
         })
       }),
     )
-  const review = link.command('review').description('pairs the model was unsure of: list, accept, reject')
+  const review = link
+    .command('review')
+    .description('pairs the model was unsure of: list, show, accept, reject')
   review
     .command('list')
     .description('pairs waiting for a decision, strongest first, with each field’s agreement and weight')
@@ -95,6 +103,54 @@ export function registerLinkCommands(program: Command, define: Define): void {
                 })
               : 'No pairs to review.',
           )
+          return 0
+        })
+      }),
+    )
+  review
+    .command('show <a> <b>')
+    .description(
+      "a pair side by side with both patients' identities, for the decision (the one view of personal data; audited)",
+    )
+    .action(
+      define(async ({ withRuntime, out }, _options, a, b) => {
+        return withRuntime(async (runtime) => {
+          const view = await viewPair(
+            { db: runtime.db.kysely, keyring: runtime.keyring, actor: runtime.actor },
+            { a: idArgument(a, 'patient reference'), b: idArgument(b, 'patient reference') },
+          )
+          const rows: Array<[string, (v: PairView['a']) => string | undefined]> = [
+            ['institution', (v) => v.institution],
+            ['name', (v) => [v.identity.surname, v.identity.given].filter(Boolean).join(' ') || undefined],
+            [
+              'reading',
+              (v) => [v.identity.surnameKana, v.identity.givenKana].filter(Boolean).join(' ') || undefined,
+            ],
+            ['birth date', (v) => v.identity.birthDate],
+            ['sex', (v) => v.identity.sex],
+            ['postal code', (v) => v.identity.postalCode],
+            ['address', (v) => v.identity.address],
+            ['phone', (v) => v.identity.phones.join(', ') || undefined],
+            [
+              'insurance',
+              (v) =>
+                [v.identity.insurerNumber, v.identity.insuredSymbol, v.identity.insuredNumber]
+                  .filter(Boolean)
+                  .join(' ') || undefined,
+            ],
+          ]
+          const why = view.explanation as {
+            fields?: Array<{ field: string; level: string | null; weight: number }>
+          }
+          out.result(view, [
+            `Pair ${view.a.ref} ~ ${view.b.ref} (${view.state}), weight ${view.weight.toFixed(1)}`,
+            ...rows.map(
+              ([label, get]) => `  ${label.padEnd(12)} ${get(view.a) ?? '—'}  |  ${get(view.b) ?? '—'}`,
+            ),
+            ...(why.fields ?? [])
+              .filter((f) => f.level !== null)
+              .map((f) => `  ${f.field}: ${f.level} (${f.weight >= 0 ? '+' : ''}${f.weight.toFixed(1)})`),
+          ])
           return 0
         })
       }),
