@@ -424,7 +424,14 @@ export async function runLinkage(
       .map((pair) => {
         const a = result.records[pair.a] as (typeof result.records)[number]
         const b = result.records[pair.b] as (typeof result.records)[number]
-        const why = explain(result.model, FIELDS, result.frequencies, a, comparePair(FIELDS, a, b))
+        const why = explain(
+          result.model,
+          FIELDS,
+          result.frequencies,
+          result.table,
+          pair.a,
+          comparePair(FIELDS, result.table, pair.a, pair.b),
+        )
         const refA = Number(a.localKey)
         const refB = Number(b.localKey)
         return {

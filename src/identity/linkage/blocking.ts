@@ -21,18 +21,35 @@ export interface BlockingPass {
 const year = (r: LinkRecord) => r.birthDate?.slice(0, 4)
 const surnameSound = (r: LinkRecord) => r.surnameKanaLoose ?? r.surnameLatin
 const givenSound = (r: LinkRecord) => r.givenKanaLoose ?? r.givenLatin
-/** The first three characters (kana or letters) of a name's sound: typos later in it do not matter. */
-const start = (sound: string | undefined) =>
-  sound === undefined ? undefined : [...sound].slice(0, 3).join('')
-const one = (...parts: Array<string | undefined>): string[] =>
-  parts.every((p) => p !== undefined && p !== '') ? [parts.join('\u0000')] : []
+/** The first three characters (kana or letters, surrogate pairs whole) of a name's sound. */
+function start(sound: string | undefined): string | undefined {
+  if (sound === undefined) return undefined
+  let end = 0
+  for (let c = 0; c < 3 && end < sound.length; c++) {
+    const unit = sound.charCodeAt(end)
+    end += unit >= 0xd800 && unit <= 0xdbff ? 2 : 1
+  }
+  return sound.slice(0, end)
+}
+const NONE: readonly string[] = []
+const present = (part: string | undefined): part is string => part !== undefined && part !== ''
+/** One key of two parts, or none when a part is missing (keys run millions of times). */
+const one = (a: string | undefined, b: string | undefined): readonly string[] =>
+  present(a) && present(b) ? [`${a}\u0000${b}`] : NONE
+const three = (a: string | undefined, b: string | undefined, c: string | undefined): readonly string[] =>
+  present(a) && present(b) && present(c) ? [`${a}\u0000${b}\u0000${c}`] : NONE
 
 export const PASSES: readonly BlockingPass[] = [
   {
     // With the sex: a birth date alone groups ~27 records a date in a million, twice as many pairs.
     name: 'birth date + sex',
     // A record without a sex joins both blocks of its date.
-    keys: (r) => (r.sex ? one(r.birthDate, r.sex) : [...one(r.birthDate, 'M'), ...one(r.birthDate, 'F')]),
+    keys: (r) =>
+      r.sex
+        ? one(r.birthDate, r.sex)
+        : r.birthDate
+          ? [`${r.birthDate}\u0000M`, `${r.birthDate}\u0000F`]
+          : NONE,
     uses: ['birthDate', 'sex'],
     exact: true,
   },
@@ -49,13 +66,13 @@ export const PASSES: readonly BlockingPass[] = [
     keys: (r) => {
       const s = surnameSound(r)
       const g = givenSound(r)
-      return s !== undefined && g !== undefined ? one(...[s, g].sort()) : []
+      return s !== undefined && g !== undefined ? (s < g ? one(s, g) : one(g, s)) : NONE
     },
     uses: ['surname', 'given'],
   },
   {
     name: 'first sounds of both names + birth year',
-    keys: (r) => one(start(surnameSound(r)), start(givenSound(r)), year(r)),
+    keys: (r) => three(start(surnameSound(r)), start(givenSound(r)), year(r)),
     uses: ['birthDate'],
   },
   {
@@ -65,7 +82,7 @@ export const PASSES: readonly BlockingPass[] = [
   },
   {
     name: 'insurer + 記号・番号',
-    keys: (r) => one(r.insurerNumber, r.insuredSymbol, r.insuredNumber),
+    keys: (r) => three(r.insurerNumber, r.insuredSymbol, r.insuredNumber),
     uses: ['insurance'],
   },
   { name: 'phone', keys: (r) => r.phones, uses: ['phone'] },
@@ -98,103 +115,131 @@ export interface PassReport {
   readonly skippedRecords: number
 }
 
-/** Sorted, without repeats, in place; returns the unique prefix. */
-function sortUnique(values: Float64Array): Float64Array {
-  values.sort()
-  let w = 0
-  for (let r = 0; r < values.length; r++)
-    if (r === 0 || values[r] !== values[w - 1]) values[w++] = values[r] as number
-  return values.subarray(0, w)
+/** A growable Float64Array (candidate pairs run to tens of millions). */
+class Float64Buffer {
+  array = new Float64Array(1 << 16)
+  length = 0
+  push(value: number) {
+    if (this.length === this.array.length) {
+      const grown = new Float64Array(this.array.length * 2)
+      grown.set(this.array)
+      this.array = grown
+    }
+    this.array[this.length++] = value
+  }
 }
 
-/** The union of two sorted unique arrays, and how many of `next` were not in `union`. */
-function mergeUnion(union: Float64Array, next: Float64Array): { union: Float64Array; added: number } {
-  const out = new Float64Array(union.length + next.length)
-  let i = 0
-  let j = 0
-  let w = 0
-  let added = 0
-  while (i < union.length || j < next.length) {
-    const a = i < union.length ? (union[i] as number) : Number.POSITIVE_INFINITY
-    const b = j < next.length ? (next[j] as number) : Number.POSITIVE_INFINITY
-    if (a < b) {
-      out[w++] = a
-      i++
-    } else if (b < a) {
-      out[w++] = b
-      j++
-      added++
-    } else {
-      out[w++] = a
-      i++
-      j++
-    }
-  }
-  return { union: out.subarray(0, w), added }
-}
+/** Passes are tagged in the low bits of each pair's key: `(i·n + j)·PASS_TAG + pass`. */
+const PASS_TAG = 16
 
 /**
  * The candidate pairs of the passes, each once, as `i * n + j` (i < j), sorted, in a Float64Array
- * (no Set: tens of millions of pairs fit in typed arrays). Also a random sample of each pass's own
- * pairs (up to `sample`, new or not), for training.
+ * (no Set: tens of millions of pairs fit in typed arrays). Every pass's pairs go into one array,
+ * tagged with the pass, and one sort orders them: a pair's first entry then names the first pass
+ * that proposed it (its "new" pairs). Also a random sample of each pass's own pairs (up to `sample`,
+ * new or not), for training.
  */
 export function candidatePairs(
   records: readonly LinkRecord[],
   passes: readonly BlockingPass[] = PASSES,
   options: { maxBlock?: number; sample?: number; random?: () => number } = {},
 ): { pairs: Float64Array; reports: PassReport[]; samples: Float64Array[] } {
+  if (passes.length > PASS_TAG) throw new Error(`At most ${PASS_TAG} blocking passes.`)
   const maxBlock = options.maxBlock ?? 300
   const sampleLimit = options.sample ?? 100_000
   const random = options.random ?? Math.random
   const n = records.length
-  let union: Float64Array = new Float64Array(0)
-  const reports: PassReport[] = []
-  const samples: Float64Array[] = []
-  for (const pass of passes) {
-    const blocks = new Map<string, number[]>()
+  if (n * n * PASS_TAG > Number.MAX_SAFE_INTEGER) throw new Error(`Too many records to link at once (${n}).`)
+  const tagged = new Float64Buffer()
+  const skipped = passes.map(() => ({ blocks: 0, records: 0 }))
+  const proposed = new Float64Array(passes.length)
+  passes.forEach((pass, p) => {
+    // Records grouped by key: the key's block number per (record, key), then a counting sort.
+    const blockOf = new Map<string, number>()
+    const sizes: number[] = []
+    const entryBlock: number[] = []
+    const entryRecord: number[] = []
     for (const record of records)
       for (const key of pass.keys(record)) {
-        const block = blocks.get(key)
-        if (block) {
-          if (block.at(-1) !== record.index) block.push(record.index)
-        } else blocks.set(key, [record.index])
+        let block = blockOf.get(key)
+        if (block === undefined) {
+          block = sizes.length
+          blockOf.set(key, block)
+          sizes.push(0)
+        }
+        entryBlock.push(block)
+        entryRecord.push(record.index)
+        sizes[block] = (sizes[block] as number) + 1
       }
-    let total = 0
-    let skippedBlocks = 0
-    let skippedRecords = 0
-    for (const block of blocks.values()) {
-      if (block.length < 2) continue
-      if (block.length > maxBlock) {
-        skippedBlocks++
-        skippedRecords += block.length
-      } else total += (block.length * (block.length - 1)) / 2
+    const start = new Int32Array(sizes.length + 1)
+    for (let b = 0; b < sizes.length; b++) start[b + 1] = (start[b] as number) + (sizes[b] as number)
+    const members = new Int32Array(entryRecord.length)
+    const fill = start.slice(0, sizes.length)
+    for (let e = 0; e < entryRecord.length; e++) {
+      const block = entryBlock[e] as number
+      members[fill[block] as number] = entryRecord[e] as number
+      fill[block] = (fill[block] as number) + 1
     }
-    const keys = new Float64Array(total)
-    let w = 0
-    for (const block of blocks.values()) {
-      if (block.length < 2 || block.length > maxBlock) continue
-      for (let x = 0; x < block.length; x++)
-        for (let y = x + 1; y < block.length; y++) {
-          const a = block[x] as number
-          const b = block[y] as number
-          keys[w++] = a < b ? a * n + b : b * n + a
+    for (let b = 0; b < sizes.length; b++) {
+      const from = start[b] as number
+      const size = (start[b + 1] as number) - from
+      if (size < 2) continue
+      const report = skipped[p] as { blocks: number; records: number }
+      if (size > maxBlock) {
+        report.blocks++
+        report.records += size
+        continue
+      }
+      for (let x = from; x < from + size; x++)
+        for (let y = x + 1; y < from + size; y++) {
+          const a = members[x] as number
+          const c = members[y] as number
+          // A record twice in a block (two keys alike) pairs with no one new.
+          if (a === c) continue
+          tagged.push((a < c ? a * n + c : c * n + a) * PASS_TAG + p)
+          proposed[p] = (proposed[p] as number) + 1
         }
     }
-    // One key may give a pair twice (two phones in common): the pass's pairs are its unique ones.
-    const own = sortUnique(keys)
-    const keep = Math.min(1, sampleLimit / Math.max(own.length, 1))
-    const sample: number[] = []
-    for (let k = 0; k < own.length; k++) if (keep === 1 || random() < keep) sample.push(own[k] as number)
-    const merged = mergeUnion(union, own)
-    union = merged.union
-    reports.push({
-      name: pass.name,
-      pairs: own.length,
-      newPairs: merged.added,
-      skippedBlocks,
-      skippedRecords,
-    })
-    samples.push(Float64Array.from(sample))
+  })
+
+  const all = tagged.array.subarray(0, tagged.length)
+  all.sort()
+  const pairsOf = new Float64Array(passes.length)
+  const newOf = new Float64Array(passes.length)
+  const keep = passes.map((_, p) => Math.min(1, sampleLimit / Math.max(proposed[p] as number, 1)))
+  const samples: number[][] = passes.map(() => [])
+  let w = 0
+  let previousPair = -1
+  let previousPass = -1
+  // Unique pairs are written over the front of the same array (w never passes the reading index).
+  for (let r = 0; r < all.length; r++) {
+    const value = all[r] as number
+    const pair = Math.floor(value / PASS_TAG)
+    const pass = value - pair * PASS_TAG
+    if (pair !== previousPair) {
+      all[w++] = pair
+      newOf[pass] = (newOf[pass] as number) + 1
+      previousPair = pair
+      previousPass = -1
+    }
+    if (pass === previousPass) continue
+    previousPass = pass
+    pairsOf[pass] = (pairsOf[pass] as number) + 1
+    if ((keep[pass] as number) === 1 || random() < (keep[pass] as number))
+      (samples[pass] as number[]).push(pair)
   }
-  return { pairs: union, reports, samples }
+  const reports = passes.map(
+    (pass, p): PassReport => ({
+      name: pass.name,
+      pairs: pairsOf[p] as number,
+      newPairs: newOf[p] as number,
+      skippedBlocks: (skipped[p] as { blocks: number }).blocks,
+      skippedRecords: (skipped[p] as { records: number }).records,
+    }),
+  )
+  return {
+    pairs: all.slice(0, w),
+    reports,
+    samples: samples.map((s) => Float64Array.from(s)),
+  }
 }

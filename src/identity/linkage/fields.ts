@@ -1,12 +1,14 @@
 import type { NormalizedIdentity } from '../normalize/index.js'
 import { compareDates, damerauLevenshtein, jaroWinkler } from './compare.js'
+import type { RecordTable } from './table.js'
 
 /**
  * The fields a pair of identities is compared on, each with its levels from full agreement to
  * disagreement. A field whose value either side lacks is neutral for that pair (level -1, weight 0).
  * Names are compared in every form there is: as written (kanji or Latin, 異体字 folded), by reading
  * (kana, then its loose form), so that a different kanji with the same reading — and a reading typo
- * with the same kanji — each keep part of the evidence.
+ * with the same kanji — each keep part of the evidence. Fields read the run's `RecordTable`, rows i
+ * and j.
  */
 export interface LinkRecord extends NormalizedIdentity {
   /** Index in the run's record array. */
@@ -18,9 +20,9 @@ export interface LinkRecord extends NormalizedIdentity {
 export interface Field {
   readonly name: string
   readonly levels: readonly string[]
-  level(a: LinkRecord, b: LinkRecord): number
+  level(t: RecordTable, i: number, j: number): number
   /** The value whose frequency adjusts the weight of full agreement (common surnames weigh less). */
-  readonly frequencyOf?: (record: LinkRecord) => string | undefined
+  readonly frequencyOf?: (t: RecordTable, i: number) => string | undefined
 }
 
 const MISSING = -1
@@ -40,76 +42,101 @@ const DIFFERENT = 7
 
 /**
  * How near two name strings are, as bits: one edit apart (Damerau–Levenshtein ≤ 1), Jaro–Winkler ≥
- * 0.88, ≥ 0.92. Names repeat (a few thousand surnames cover most people), so each distinct pair is
- * computed once per run and remembered; the memory is bounded (cleared past a million pairs).
+ * 0.88, ≥ 0.92.
  */
 const ONE_EDIT = 1
 const SIMILAR = 2
 const VERY_SIMILAR = 4
-const MEMO_LIMIT = 1_000_000
-let memo = new Map<string, Map<string, number>>()
-let memoSize = 0
 
 export function nameNearness(x: string, y: string): number {
   if (x === y) return ONE_EDIT | SIMILAR | VERY_SIMILAR
-  let inner = memo.get(x)
-  const known = inner?.get(y)
-  if (known !== undefined) return known
   const jw = jaroWinkler(x, y)
-  const bits =
+  return (
     (damerauLevenshtein(x, y, 1) <= 1 ? ONE_EDIT : 0) |
     (jw >= 0.88 ? SIMILAR : 0) |
     (jw >= 0.92 ? VERY_SIMILAR : 0)
-  if (memoSize >= MEMO_LIMIT) {
-    memo = new Map()
-    memoSize = 0
-    inner = undefined
+  )
+}
+
+/**
+ * Names repeat (a few thousand surnames cover most people), so each distinct pair of name ids is
+ * compared once per thread and remembered in an open-addressing table of typed arrays (no garbage:
+ * this runs for tens of millions of pairs). When it is three-quarters full it starts again.
+ */
+const MEMO_BITS = 22
+const MEMO_SIZE = 1 << MEMO_BITS
+let memoTable: RecordTable | undefined
+let memoA = new Int32Array(0)
+let memoB = new Int32Array(0)
+let memoValue = new Uint8Array(0)
+let memoCount = 0
+
+function clearMemo(table: RecordTable) {
+  if (memoA.length === 0) {
+    memoA = new Int32Array(MEMO_SIZE)
+    memoB = new Int32Array(MEMO_SIZE)
+    memoValue = new Uint8Array(MEMO_SIZE)
   }
-  if (!inner) {
-    inner = new Map()
-    memo.set(x, inner)
+  memoA.fill(-1)
+  memoCount = 0
+  memoTable = table
+}
+
+function nearness(t: RecordTable, a: number, b: number): number {
+  if (a === b) return ONE_EDIT | SIMILAR | VERY_SIMILAR
+  if (memoTable !== t || memoCount > MEMO_SIZE * 0.75) clearMemo(t)
+  let slot = (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca6b)) >>> (32 - MEMO_BITS)
+  while (memoA[slot] !== -1) {
+    if (memoA[slot] === a && memoB[slot] === b) return memoValue[slot] as number
+    slot = (slot + 1) & (MEMO_SIZE - 1)
   }
-  inner.set(y, bits)
-  memoSize++
+  const bits = nameNearness(t.names[a] as string, t.names[b] as string)
+  memoA[slot] = a
+  memoB[slot] = b
+  memoValue[slot] = bits
+  memoCount++
   return bits
 }
 
 /** The same or nearly: one edit apart or Jaro–Winkler ≥ 0.92. */
-function near(x: string | undefined, y: string | undefined): boolean {
-  return x !== undefined && y !== undefined && (nameNearness(x, y) & (ONE_EDIT | VERY_SIMILAR)) !== 0
-}
+const near = (t: RecordTable, x: number, y: number) =>
+  x >= 0 && y >= 0 && (nearness(t, x, y) & (ONE_EDIT | VERY_SIMILAR)) !== 0
 
 /** The two names written the other way round (姓 in the 名 field and back), each the same or nearly. */
-function swapped(a: LinkRecord, b: LinkRecord): boolean {
+function swapped(t: RecordTable, i: number, j: number): boolean {
   return (
-    (near(a.surname, b.given) && near(a.given, b.surname)) ||
-    (near(a.surnameKana, b.givenKana) && near(a.givenKana, b.surnameKana))
+    (near(t, t.surname[i] as number, t.given[j] as number) &&
+      near(t, t.given[i] as number, t.surname[j] as number)) ||
+    (near(t, t.surnameKana[i] as number, t.givenKana[j] as number) &&
+      near(t, t.givenKana[i] as number, t.surnameKana[j] as number))
   )
 }
 
 /**
  * One name compared in both its forms at once — as written (kanji or Latin, 異体字 folded) and as read
  * (kana, and its loose form) — since the two are not independent evidence: two people called 佐藤
- * are both サトウ. A missing reading counts as agreeing with the written form's verdict.
+ * are both サトウ. A missing reading counts as agreeing with the written form's verdict. Written and
+ * read forms are name ids (-1: missing).
  */
 function nameLevel(
-  wa: string | undefined,
-  wb: string | undefined,
-  ka: string | undefined,
-  kb: string | undefined,
+  t: RecordTable,
+  wa: number,
+  wb: number,
+  ka: number,
+  kb: number,
   la: string | undefined,
   lb: string | undefined,
 ): number {
-  const bothWritten = wa !== undefined && wb !== undefined
-  const bothRead = ka !== undefined && kb !== undefined
+  const bothWritten = wa >= 0 && wb >= 0
+  const bothRead = ka >= 0 && kb >= 0
   if (!bothWritten && !bothRead) return MISSING
   const writtenSame = bothWritten && wa === wb
   const readingSame = bothRead && ka === kb
   if (writtenSame && (readingSame || !bothRead)) return 0
   if (readingSame) return 1
   const looseSame = bothRead && la !== undefined && la === lb
-  const written = bothWritten ? nameNearness(wa, wb) : 0
-  const reading = bothRead ? nameNearness(ka, kb) : 0
+  const written = bothWritten ? nearness(t, wa, wb) : 0
+  const reading = bothRead ? nearness(t, ka, kb) : 0
   if (writtenSame) return looseSame || (reading & ONE_EDIT) !== 0 ? 2 : 5
   if (looseSame) return 3
   if (((written | reading) & ONE_EDIT) !== 0) return 4
@@ -118,36 +145,66 @@ function nameLevel(
 }
 
 /** A name's level, with the swap of surname and given name recognised on both fields. */
-const withSwap = (level: number, a: LinkRecord, b: LinkRecord) =>
-  level === DIFFERENT && swapped(a, b) ? SWAPPED : level
+const withSwap = (level: number, t: RecordTable, i: number, j: number) =>
+  level === DIFFERENT && swapped(t, i, j) ? SWAPPED : level
 
-const similarLines = (a: LinkRecord, b: LinkRecord) =>
-  jaroWinkler(a.addressLine as string, b.addressLine as string) >= 0.9
+const similarLines = (t: RecordTable, i: number, j: number) =>
+  jaroWinkler(t.addressLine[i] as string, t.addressLine[j] as string) >= 0.9
 
 const DATE_LEVELS = ['exact', 'swapped', 'transposed', 'one-digit', 'near', 'different'] as const
+
+/** Whether record i and record j share a phone (a mobile one, when `mobileOnly`). */
+function sharePhone(t: RecordTable, i: number, j: number, mobileOnly: boolean): boolean {
+  for (let p = t.phoneStart[i] as number; p < (t.phoneStart[i + 1] as number); p++) {
+    if (mobileOnly && !t.mobile[p]) continue
+    for (let q = t.phoneStart[j] as number; q < (t.phoneStart[j + 1] as number); q++)
+      if ((!mobileOnly || t.mobile[q]) && t.phones[p] === t.phones[q]) return true
+  }
+  return false
+}
+
+const nameOf = (t: RecordTable, id: number) => (id >= 0 ? t.names[id] : undefined)
 
 export const FIELDS: readonly Field[] = [
   {
     name: 'surname',
     levels: NAME_LEVELS,
-    level: (a, b) =>
+    level: (t, i, j) =>
       withSwap(
-        nameLevel(a.surname, b.surname, a.surnameKana, b.surnameKana, a.surnameKanaLoose, b.surnameKanaLoose),
-        a,
-        b,
+        nameLevel(
+          t,
+          t.surname[i] as number,
+          t.surname[j] as number,
+          t.surnameKana[i] as number,
+          t.surnameKana[j] as number,
+          t.surnameLoose[i],
+          t.surnameLoose[j],
+        ),
+        t,
+        i,
+        j,
       ),
-    frequencyOf: (r) => r.surname ?? r.surnameKana,
+    frequencyOf: (t, i) => nameOf(t, t.surname[i] as number) ?? nameOf(t, t.surnameKana[i] as number),
   },
   {
     name: 'given',
     levels: NAME_LEVELS,
-    level: (a, b) =>
+    level: (t, i, j) =>
       withSwap(
-        nameLevel(a.given, b.given, a.givenKana, b.givenKana, a.givenKanaLoose, b.givenKanaLoose),
-        a,
-        b,
+        nameLevel(
+          t,
+          t.given[i] as number,
+          t.given[j] as number,
+          t.givenKana[i] as number,
+          t.givenKana[j] as number,
+          t.givenLoose[i],
+          t.givenLoose[j],
+        ),
+        t,
+        i,
+        j,
       ),
-    frequencyOf: (r) => r.given ?? r.givenKana,
+    frequencyOf: (t, i) => nameOf(t, t.given[i] as number) ?? nameOf(t, t.givenKana[i] as number),
   },
   {
     name: 'birthDate',
@@ -159,15 +216,20 @@ export const FIELDS: readonly Field[] = [
       'within a year',
       'different',
     ],
-    level: (a, b) =>
-      a.birthDate === undefined || b.birthDate === undefined
-        ? MISSING
-        : DATE_LEVELS.indexOf(compareDates(a.birthDate, b.birthDate)),
+    level: (t, i, j) => {
+      const a = t.birthDate[i]
+      const b = t.birthDate[j]
+      return a === undefined || b === undefined ? MISSING : DATE_LEVELS.indexOf(compareDates(a, b))
+    },
   },
   {
     name: 'sex',
     levels: ['same', 'different'],
-    level: (a, b) => (a.sex === undefined || b.sex === undefined ? MISSING : a.sex === b.sex ? 0 : 1),
+    level: (t, i, j) => {
+      const a = t.sex[i] as number
+      const b = t.sex[j] as number
+      return a < 0 || b < 0 ? MISSING : a === b ? 0 : 1
+    },
   },
   {
     name: 'address',
@@ -180,41 +242,44 @@ export const FIELDS: readonly Field[] = [
       'similar address',
       'different',
     ],
-    level: (a, b) => {
-      const lines = a.addressLine !== undefined && b.addressLine !== undefined
-      if (lines && a.addressLine === b.addressLine) return 0
+    level: (t, i, j) => {
+      const lines = t.addressLine[i] !== undefined && t.addressLine[j] !== undefined
+      if (lines && t.addressLine[i] === t.addressLine[j]) return 0
+      const postal = t.postalCode[i]
+      const prefecture = t.prefecture[i]
+      const municipality = t.municipality[i]
       // Similarity is computed only where it decides the level (it is the address's costliest test).
-      if (a.postalCode !== undefined && a.postalCode === b.postalCode)
-        return lines && similarLines(a, b) ? 1 : 2
-      if (a.municipality !== undefined && a.municipality === b.municipality && a.prefecture === b.prefecture)
+      if (postal !== undefined && postal === t.postalCode[j]) return lines && similarLines(t, i, j) ? 1 : 2
+      if (municipality !== undefined && municipality === t.municipality[j] && prefecture === t.prefecture[j])
         return 3
-      if (a.prefecture !== undefined && a.prefecture === b.prefecture) return 4
-      if (lines && similarLines(a, b)) return 5
+      if (prefecture !== undefined && prefecture === t.prefecture[j]) return 4
+      if (lines && similarLines(t, i, j)) return 5
       const known =
         lines ||
-        (a.postalCode !== undefined && b.postalCode !== undefined) ||
-        (a.prefecture !== undefined && b.prefecture !== undefined)
+        (postal !== undefined && t.postalCode[j] !== undefined) ||
+        (prefecture !== undefined && t.prefecture[j] !== undefined)
       return known ? 6 : MISSING
     },
   },
   {
     name: 'phone',
     levels: ['a mobile number shared', 'a number shared', 'different'],
-    level: (a, b) => {
-      if (a.phones.length === 0 || b.phones.length === 0) return MISSING
-      if (a.mobiles.some((p) => b.mobiles.includes(p))) return 0
-      return a.phones.some((p) => b.phones.includes(p)) ? 1 : 2
+    level: (t, i, j) => {
+      if (t.phoneStart[i] === t.phoneStart[i + 1] || t.phoneStart[j] === t.phoneStart[j + 1]) return MISSING
+      if (sharePhone(t, i, j, true)) return 0
+      return sharePhone(t, i, j, false) ? 1 : 2
     },
   },
   {
     name: 'insurance',
     levels: ['same insurer, 記号 and 番号', 'same insurer', 'different'],
-    level: (a, b) => {
-      if (a.insurerNumber === undefined || b.insurerNumber === undefined) return MISSING
-      if (a.insurerNumber !== b.insurerNumber) return 2
-      return a.insuredSymbol !== undefined &&
-        a.insuredSymbol === b.insuredSymbol &&
-        a.insuredNumber === b.insuredNumber
+    level: (t, i, j) => {
+      const insurer = t.insurerNumber[i]
+      if (insurer === undefined || t.insurerNumber[j] === undefined) return MISSING
+      if (insurer !== t.insurerNumber[j]) return 2
+      return t.insuredSymbol[i] !== undefined &&
+        t.insuredSymbol[i] === t.insuredSymbol[j] &&
+        t.insuredNumber[i] === t.insuredNumber[j]
         ? 0
         : 1
     },

@@ -13,6 +13,7 @@ import {
   valueFrequencies,
 } from './model.js'
 import { comparePairsHere, comparePairsInWorkers, defaultThreads, PARALLEL_FROM_PAIRS } from './parallel.js'
+import { type RecordTable, recordTable } from './table.js'
 
 /**
  * One linkage run over identities in memory: normalize → block → compare → estimate u (random pairs)
@@ -78,6 +79,8 @@ export type Stage = (typeof LINK_STAGES)[number]
 
 export interface LinkResult {
   readonly records: readonly LinkRecord[]
+  /** The records as the comparators read them (for `comparePair` and `explain`). */
+  readonly table: RecordTable
   readonly model: Model
   readonly frequencies: Frequencies
   readonly passes: readonly PassReport[]
@@ -133,6 +136,7 @@ export async function linkRecords(inputs: readonly LinkInput[], options: LinkOpt
     institution: input.institution,
     localKey: input.localKey,
   }))
+  const table = recordTable(records)
   lap('normalize', `${records.length} records`)
 
   const n = records.length
@@ -158,8 +162,8 @@ export async function linkRecords(inputs: readonly LinkInput[], options: LinkOpt
   // Workers know the default fields only (functions do not cross threads).
   const parallel = threads > 1 && fields === FIELDS && pairs.length >= PARALLEL_FROM_PAIRS
   const codes = parallel
-    ? await comparePairsInWorkers(records, pairs, threads)
-    : comparePairsHere(codec, records, pairs)
+    ? await comparePairsInWorkers(table, pairs, threads)
+    : comparePairsHere(codec, table, pairs)
   lap('compare', parallel ? `${threads} threads` : 'this thread')
 
   let model: Model
@@ -169,17 +173,17 @@ export async function linkRecords(inputs: readonly LinkInput[], options: LinkOpt
     model = options.trained.model
     frequencies = fields.map((field) => {
       if (!field.frequencyOf) return undefined
-      const table = new Map<string, number>()
-      for (const record of records) {
-        const value = field.frequencyOf(record)
-        if (value === undefined || table.has(value)) continue
+      const found = new Map<string, number>()
+      for (let i = 0; i < n; i++) {
+        const value = field.frequencyOf(table, i)
+        if (value === undefined || found.has(value)) continue
         const known = frequency(field.name, value)
-        if (known !== undefined) table.set(value, known)
+        if (known !== undefined) found.set(value, known)
       }
-      return table
+      return found
     })
   } else {
-    const u = estimateU(codec, records, options.uSamples ?? Math.min(200_000, n * 20), random)
+    const u = estimateU(codec, table, options.uSamples ?? Math.min(200_000, n * 20), random)
     const training = passes.map((pass, p) => {
       const sample = samples[p] as Float64Array
       // Every sampled pair is a candidate, compared already: found by binary search in the sorted pairs.
@@ -195,13 +199,13 @@ export async function linkRecords(inputs: readonly LinkInput[], options: LinkOpt
       }
     })
     model = trainModel(codec, u, training, n)
-    frequencies = valueFrequencies(fields, records)
+    frequencies = valueFrequencies(fields, table)
   }
   lap('estimate', options.trained ? 'the earlier model' : 'EM per pass')
 
   const linkWeight = options.linkWeight ?? -2
   const reviewWeight = options.reviewWeight ?? -8
-  const weigh = scorer(model, codec, frequencies, records)
+  const weigh = scorer(model, codec, frequencies, table)
   const links: ScoredPair[] = []
   const review: ScoredPair[] = []
   for (let p = 0; p < pairs.length; p++) {
@@ -230,6 +234,7 @@ export async function linkRecords(inputs: readonly LinkInput[], options: LinkOpt
   lap('cluster', `${clustering.refused.length} links refused by the guards`)
   return {
     records,
+    table,
     model,
     frequencies,
     passes: reports,

@@ -4,13 +4,14 @@ import { describe, expect, it } from 'vitest'
 import { exists, SHARED_DATA } from '../../../test/support/files.js'
 import { FEBRL_DIR, febrl4Inputs, syntheticLinkInputs } from '../../../test/support/linkage.js'
 import { normalizeIdentity, VariantTable } from '../normalize/index.js'
-import { candidatePairs } from './blocking.js'
+import { candidatePairs, PASSES } from './blocking.js'
 import { compareDates, damerauLevenshtein, jaroWinkler } from './compare.js'
 import { evaluateClusters } from './evaluate.js'
-import { FIELDS, type LinkRecord, nameNearness } from './fields.js'
+import { FIELDS, nameNearness } from './fields.js'
 import { linkRecords } from './link.js'
 import { PatternCodec } from './model.js'
 import { comparePairsHere, comparePairsInWorkers } from './parallel.js'
+import { recordTable } from './table.js'
 
 const HAS_SHARED_DATA = SHARED_DATA !== undefined && exists(SHARED_DATA)
 const variants = () =>
@@ -128,6 +129,42 @@ describe('comparators, remembered and exact', () => {
   })
 })
 
+describe('blocking', () => {
+  it.runIf(HAS_SHARED_DATA)(
+    'proposes exactly the pairs sharing a key in some pass, each once, and counts them per pass',
+    () => {
+      const { inputs } = syntheticLinkInputs(400, 3, 'blocking')
+      const table = variants()
+      const records = inputs.map((input, index) => ({
+        ...normalizeIdentity(input.identity, table),
+        index,
+        institution: input.institution,
+        localKey: input.localKey,
+      }))
+      const n = records.length
+      const { pairs, reports } = candidatePairs(records, PASSES, { maxBlock: 20 })
+      // The same computed plainly: per pass, every pair of records sharing a key (blocks over 20 skipped).
+      const seen = new Set<number>()
+      PASSES.forEach((pass, p) => {
+        const blocks = new Map<string, Set<number>>()
+        for (const record of records)
+          for (const key of pass.keys(record))
+            blocks.set(key, (blocks.get(key) ?? new Set()).add(record.index))
+        const own = new Set<number>()
+        for (const block of blocks.values()) {
+          if (block.size > 20) continue
+          const members = [...block]
+          for (const a of members) for (const b of members) if (a < b) own.add(a * n + b)
+        }
+        const added = [...own].filter((pair) => !seen.has(pair)).length
+        for (const pair of own) seen.add(pair)
+        expect(reports[p]).toMatchObject({ name: pass.name, pairs: own.size, newPairs: added })
+      })
+      expect(Array.from(pairs)).toEqual([...seen].sort((x, y) => x - y))
+    },
+  )
+})
+
 describe('linkage', () => {
   it.runIf(HAS_SHARED_DATA)('links synthetic patients of 5 hospitals with pairwise F1 ≥ 0.995', async () => {
     const { inputs, truth } = syntheticLinkInputs(4000, 5, 'linkage-test')
@@ -157,16 +194,18 @@ describe('linkage', () => {
       }))
       const { pairs } = candidatePairs(records)
       expect(pairs.length).toBeGreaterThan(1000)
-      const here = comparePairsHere(new PatternCodec(FIELDS), records, pairs)
-      const there = await comparePairsInWorkers(records, pairs, 2)
+      const columns = recordTable(records)
+      const here = comparePairsHere(new PatternCodec(FIELDS), columns, pairs)
+      const there = await comparePairsInWorkers(columns, pairs, 2)
       expect(Array.from(there)).toEqual(Array.from(here))
       // And the packed patterns decode to the fields' own levels.
       const codec = new PatternCodec(FIELDS)
       for (let p = 0; p < pairs.length; p += 97) {
         const key = pairs[p] as number
-        const a = records[Math.floor(key / records.length)] as LinkRecord
-        const b = records[key % records.length] as LinkRecord
-        expect(Array.from(codec.decode(here[p] as number))).toEqual(FIELDS.map((f) => f.level(a, b)))
+        const i = Math.floor(key / records.length)
+        expect(Array.from(codec.decode(here[p] as number))).toEqual(
+          FIELDS.map((f) => f.level(columns, i, key % records.length)),
+        )
       }
     },
     60_000,

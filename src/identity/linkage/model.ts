@@ -1,4 +1,5 @@
-import type { Field, LinkRecord } from './fields.js'
+import type { Field } from './fields.js'
+import type { RecordTable } from './table.js'
 
 /**
  * The Fellegi–Sunter model. For each field and level, m = P(level | same person) and u = P(level |
@@ -30,9 +31,9 @@ export interface Model {
 /** A pair's comparison vector: one level per field (-1: a side lacks the value). */
 export type Pattern = Int8Array
 
-export function comparePair(fields: readonly Field[], a: LinkRecord, b: LinkRecord): Pattern {
+export function comparePair(fields: readonly Field[], table: RecordTable, i: number, j: number): Pattern {
   const pattern = new Int8Array(fields.length)
-  for (let f = 0; f < fields.length; f++) pattern[f] = (fields[f] as Field).level(a, b)
+  for (let f = 0; f < fields.length; f++) pattern[f] = (fields[f] as Field).level(table, i, j)
   return pattern
 }
 
@@ -58,10 +59,10 @@ export class PatternCodec {
   }
 
   /** The pair's pattern, packed, without allocating. */
-  compare(a: LinkRecord, b: LinkRecord): number {
+  compare(table: RecordTable, i: number, j: number): number {
     let code = 0
     for (let f = 0; f < this.fields.length; f++)
-      code += ((this.fields[f] as Field).level(a, b) + 1) * (this.place[f] as number)
+      code += ((this.fields[f] as Field).level(table, i, j) + 1) * (this.place[f] as number)
     return code
   }
 
@@ -91,19 +92,19 @@ function smoothed(counts: Float64Array, total: number): Float64Array {
 /** u from random pairs: the level distribution of pairs that are, with near certainty, different persons. */
 export function estimateU(
   codec: PatternCodec,
-  records: readonly LinkRecord[],
+  table: RecordTable,
   samples: number,
   random: () => number,
 ): Float64Array[] {
   const fields = codec.fields
   const counts = fields.map((f) => new Float64Array(f.levels.length))
   const totals = new Float64Array(fields.length)
-  if (records.length < 2) return counts.map((c) => smoothed(c, 0))
+  if (table.n < 2) return counts.map((c) => smoothed(c, 0))
   for (let s = 0; s < samples; s++) {
-    const i = Math.floor(random() * records.length)
-    let j = Math.floor(random() * (records.length - 1))
+    const i = Math.floor(random() * table.n)
+    let j = Math.floor(random() * (table.n - 1))
     if (j >= i) j++
-    const code = codec.compare(records[i] as LinkRecord, records[j] as LinkRecord)
+    const code = codec.compare(table, i, j)
     for (let f = 0; f < fields.length; f++) {
       const level = codec.level(code, f)
       if (level < 0) continue
@@ -293,13 +294,13 @@ export function trainModel(
 /** Frequencies of the values of the fields that adjust full agreement, over all records. */
 export type Frequencies = ReadonlyArray<ReadonlyMap<string, number> | undefined>
 
-export function valueFrequencies(fields: readonly Field[], records: readonly LinkRecord[]): Frequencies {
+export function valueFrequencies(fields: readonly Field[], table: RecordTable): Frequencies {
   return fields.map((field) => {
     if (!field.frequencyOf) return undefined
     const counts = new Map<string, number>()
     let n = 0
-    for (const record of records) {
-      const value = field.frequencyOf(record)
+    for (let i = 0; i < table.n; i++) {
+      const value = field.frequencyOf(table, i)
       if (value === undefined) continue
       counts.set(value, (counts.get(value) ?? 0) + 1)
       n++
@@ -322,12 +323,13 @@ function fieldWeight(
   f: number,
   level: number,
   frequencies: Frequencies,
-  a: LinkRecord,
+  table: RecordTable,
+  a: number,
 ): number {
   const m = (model.m[f] as Float64Array)[level] as number
   let u = (model.u[f] as Float64Array)[level] as number
   if (level === 0 && field.frequencyOf) {
-    const value = field.frequencyOf(a)
+    const value = field.frequencyOf(table, a)
     const frequency = value === undefined ? undefined : frequencies[f]?.get(value)
     // Two random records agree on this value as often as the value occurs.
     if (frequency !== undefined) u = Math.max(frequency, FLOOR)
@@ -340,7 +342,8 @@ export function explain(
   model: Model,
   fields: readonly Field[],
   frequencies: Frequencies,
-  a: LinkRecord,
+  table: RecordTable,
+  a: number,
   pattern: Pattern,
 ): { prior: number; total: number; fields: FieldWeight[] } {
   const prior = Math.log2(model.lambda / (1 - model.lambda))
@@ -351,7 +354,7 @@ export function explain(
       : {
           field: field.name,
           level: field.levels[level] ?? String(level),
-          weight: fieldWeight(model, field, f, level, frequencies, a),
+          weight: fieldWeight(model, field, f, level, frequencies, table, a),
         }
   })
   return { prior, total: parts.reduce((sum, p) => sum + p.weight, prior), fields: parts }
@@ -366,21 +369,23 @@ export function scorer(
   model: Model,
   codec: PatternCodec,
   frequencies: Frequencies,
-  records: readonly LinkRecord[],
+  table: RecordTable,
 ): (a: number, code: number) => number {
   const fields = codec.fields
   const prior = Math.log2(model.lambda / (1 - model.lambda))
   const byCode = new Map<number, number>()
   // Per field with frequencies: what full agreement on record a's value adds to the plain weight.
   const adjusted = fields.flatMap((field, f) => {
-    const table = frequencies[f]
-    if (!field.frequencyOf || !table) return []
+    const known = frequencies[f]
+    if (!field.frequencyOf || !known) return []
     const u = (model.u[f] as Float64Array)[0] as number
-    const shift = Float64Array.from(records, (record) => {
-      const value = (field.frequencyOf as (r: LinkRecord) => string | undefined)(record)
-      const frequency = value === undefined ? undefined : table.get(value)
-      return frequency === undefined ? 0 : Math.log2(u / Math.max(frequency, FLOOR))
-    })
+    const frequencyOf = field.frequencyOf
+    const shift = new Float64Array(table.n)
+    for (let i = 0; i < table.n; i++) {
+      const value = frequencyOf(table, i)
+      const frequency = value === undefined ? undefined : known.get(value)
+      if (frequency !== undefined) shift[i] = Math.log2(u / Math.max(frequency, FLOOR))
+    }
     return [{ f, shift }]
   })
   return (a, code) => {

@@ -2,8 +2,8 @@ import { availableParallelism } from 'node:os'
 import { serialize } from 'node:v8'
 import { Worker } from 'node:worker_threads'
 import type { CompareTask } from './compare-worker.js'
-import type { LinkRecord } from './fields.js'
 import type { PatternCodec } from './model.js'
+import type { RecordTable } from './table.js'
 
 /**
  * The compare stage on every core: the candidate pairs are cut into one range per worker thread, each
@@ -17,17 +17,13 @@ export function defaultThreads(): number {
 }
 
 /** Compares in this thread: `pairs` are `i * n + j` keys. */
-export function comparePairsHere(
-  codec: PatternCodec,
-  records: readonly LinkRecord[],
-  pairs: Float64Array,
-): Uint32Array {
-  const n = records.length
+export function comparePairsHere(codec: PatternCodec, table: RecordTable, pairs: Float64Array): Uint32Array {
+  const n = table.n
   const codes = new Uint32Array(pairs.length)
   for (let p = 0; p < pairs.length; p++) {
     const key = pairs[p] as number
     const i = Math.floor(key / n)
-    codes[p] = codec.compare(records[i] as LinkRecord, records[key - i * n] as LinkRecord)
+    codes[p] = codec.compare(table, i, key - i * n)
   }
   return codes
 }
@@ -46,13 +42,13 @@ function startWorker(task: CompareTask): Worker {
 
 /** Compares the default fields in `threads` worker threads (the patterns equal `comparePairsHere`'s). */
 export async function comparePairsInWorkers(
-  records: readonly LinkRecord[],
+  table: RecordTable,
   pairs: Float64Array,
   threads: number,
 ): Promise<Uint32Array> {
-  const serialized = serialize(records)
-  const recordsBuffer = new SharedArrayBuffer(serialized.length)
-  new Uint8Array(recordsBuffer).set(serialized)
+  const serialized = serialize(table)
+  const tableBuffer = new SharedArrayBuffer(serialized.length)
+  new Uint8Array(tableBuffer).set(serialized)
   const pairsBuffer = new SharedArrayBuffer(pairs.byteLength)
   new Float64Array(pairsBuffer).set(pairs)
   const codesBuffer = new SharedArrayBuffer(pairs.length * Uint32Array.BYTES_PER_ELEMENT)
@@ -60,10 +56,9 @@ export async function comparePairsInWorkers(
   const runs: Array<Promise<void>> = []
   for (let t = 0; t < threads; t++) {
     const task: CompareTask = {
-      records: recordsBuffer,
+      table: tableBuffer,
       pairs: pairsBuffer,
       codes: codesBuffer,
-      n: records.length,
       from: Math.min(t * share, pairs.length),
       to: Math.min((t + 1) * share, pairs.length),
     }

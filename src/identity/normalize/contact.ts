@@ -83,16 +83,19 @@ export interface AddressKey {
   readonly municipality?: string
 }
 
+/** Prefecture names without 都/府/県 (北海道 stays whole), as addresses often write them. */
+const SHORT_PREFECTURES = PREFECTURES.map((p) => p.replace(/[都府県]$/, ''))
+
 export function addressKey(raw: string): AddressKey {
   let text = compactName(raw).replace(/^〒?\d{3}-?\d{4}/, '')
   let prefecture: string | undefined
   const index = PREFECTURES.findIndex(
-    (p) => text.startsWith(p) || text.startsWith(p.replace(/[都府県]$/, '')),
+    (p, i) => text.startsWith(p) || text.startsWith(SHORT_PREFECTURES[i] as string),
   )
   if (index >= 0) {
     const name = PREFECTURES[index] as string
     prefecture = String(index + 1).padStart(2, '0')
-    text = text.startsWith(name) ? text.slice(name.length) : text.slice(name.replace(/[都府県]$/, '').length)
+    text = text.slice(text.startsWith(name) ? name.length : (SHORT_PREFECTURES[index] as string).length)
   }
   const municipality =
     /^(.+?郡.+?[町村])/.exec(text)?.[1] ??

@@ -7,10 +7,14 @@ import { foldText } from './text.js'
  */
 const ERA_LETTERS: Readonly<Record<string, number>> = { M: 1, T: 2, S: 3, H: 4, R: 5 }
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const
+const leap = (year: number) => (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
+
+/** The ISO date, if it is one on the (proleptic Gregorian) calendar. */
 function isoOf(year: number, month: number, day: number): string | undefined {
-  const iso = `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`
-  const date = new Date(`${iso}T00:00:00Z`)
-  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === iso ? iso : undefined
+  if (year < 1 || year > 9999 || month < 1 || month > 12 || day < 1) return undefined
+  if (day > (month === 2 && leap(year) ? 29 : (DAYS_IN_MONTH[month - 1] as number))) return undefined
+  return `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`
 }
 
 function fromEra(code: number, yearInEra: number, month: number, day: number): string | undefined {
