@@ -5,7 +5,7 @@ import { TokumeiError } from '../model/index.js'
 import { type Keyring, recordAuditEvent } from '../security/index.js'
 import { PASSES } from './linkage/blocking.js'
 import { type Evaluation, evaluateClusters } from './linkage/evaluate.js'
-import { FIELDS, type LinkRecord } from './linkage/fields.js'
+import { FIELDS, type LinkRecord, linkRecord } from './linkage/fields.js'
 import { type LinkInput, type LinkOptions, linkRecords } from './linkage/link.js'
 import { comparePair, explain, type Frequencies, type Model } from './linkage/model.js'
 import { normalizeIdentity, type VariantTable } from './normalize/index.js'
@@ -248,12 +248,15 @@ export async function runLinkage(
     const pendingSet = new Set(pendingRefs)
     const fresh = await readIdentities(context.db, context.keyring, pendingRefs)
     const tokens = fresh.flatMap((v, index) =>
-      tokensOf(context.keyring, {
-        ...normalizeIdentity(v.identity, context.variants),
-        index,
-        institution: String(v.institutionId),
-        localKey: String(v.patientRef),
-      }),
+      tokensOf(
+        context.keyring,
+        linkRecord(
+          normalizeIdentity(v.identity, context.variants),
+          index,
+          String(v.institutionId),
+          String(v.patientRef),
+        ),
+      ),
     )
     const around = await neighbours(context.db, tokens, pendingSet)
     const known = await readIdentities(context.db, context.keyring, around.refs)

@@ -153,24 +153,32 @@ export function candidatePairs(
   const tagged = new Float64Buffer()
   const skipped = passes.map(() => ({ blocks: 0, records: 0 }))
   const proposed = new Float64Array(passes.length)
-  passes.forEach((pass, p) => {
-    // Records grouped by key: the key's block number per (record, key), then a counting sort.
-    const blockOf = new Map<string, number>()
-    const sizes: number[] = []
-    const entryBlock: number[] = []
-    const entryRecord: number[] = []
-    for (const record of records)
-      for (const key of pass.keys(record)) {
-        let block = blockOf.get(key)
+  // One sweep over the records for every pass (a record is read once, not once per pass: at a million
+  // records the reads, not the keys, were the cost): each key's block number per (record, key).
+  const groups = passes.map(() => ({
+    blockOf: new Map<string, number>(),
+    sizes: [] as number[],
+    entryBlock: [] as number[],
+    entryRecord: [] as number[],
+  }))
+  for (const record of records)
+    for (let p = 0; p < passes.length; p++) {
+      const group = groups[p] as (typeof groups)[number]
+      for (const key of (passes[p] as BlockingPass).keys(record)) {
+        let block = group.blockOf.get(key)
         if (block === undefined) {
-          block = sizes.length
-          blockOf.set(key, block)
-          sizes.push(0)
+          block = group.sizes.length
+          group.blockOf.set(key, block)
+          group.sizes.push(0)
         }
-        entryBlock.push(block)
-        entryRecord.push(record.index)
-        sizes[block] = (sizes[block] as number) + 1
+        group.entryBlock.push(block)
+        group.entryRecord.push(record.index)
+        group.sizes[block] = (group.sizes[block] as number) + 1
       }
+    }
+  for (const group of groups) group.blockOf.clear()
+  groups.forEach(({ sizes, entryBlock, entryRecord }, p) => {
+    // Then a counting sort puts each block's records together.
     const start = new Int32Array(sizes.length + 1)
     for (let b = 0; b < sizes.length; b++) start[b + 1] = (start[b] as number) + (sizes[b] as number)
     const members = new Int32Array(entryRecord.length)

@@ -17,6 +17,23 @@ export interface LinkRecord extends NormalizedIdentity {
   readonly localKey: string
 }
 
+/**
+ * A record of a run: the normalized identity with its place added to the same object (a spread into a
+ * new object copies twenty keys per record, a third of the normalize stage at a million records).
+ */
+export function linkRecord(
+  identity: NormalizedIdentity,
+  index: number,
+  institution: string,
+  localKey: string,
+): LinkRecord {
+  const record = identity as { -readonly [K in keyof LinkRecord]: LinkRecord[K] }
+  record.index = index
+  record.institution = institution
+  record.localKey = localKey
+  return record
+}
+
 export interface Field {
   readonly name: string
   readonly levels: readonly string[]

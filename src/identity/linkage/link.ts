@@ -2,7 +2,7 @@ import type { PatientIdentity } from '../../model/index.js'
 import { normalizeIdentity, type VariantTable } from '../normalize/index.js'
 import { type BlockingPass, candidatePairs, PASSES, type PassReport } from './blocking.js'
 import { type Clustering, clusterRecords, type ScoredPair } from './cluster.js'
-import { FIELDS, type Field, type LinkRecord } from './fields.js'
+import { FIELDS, type Field, type LinkRecord, linkRecord } from './fields.js'
 import {
   estimateU,
   type Frequencies,
@@ -130,12 +130,9 @@ export async function linkRecords(inputs: readonly LinkInput[], options: LinkOpt
     clock = now
   }
 
-  const records: LinkRecord[] = inputs.map((input, index) => ({
-    ...normalizeIdentity(input.identity, options.variants),
-    index,
-    institution: input.institution,
-    localKey: input.localKey,
-  }))
+  const records: LinkRecord[] = inputs.map((input, index) =>
+    linkRecord(normalizeIdentity(input.identity, options.variants), index, input.institution, input.localKey),
+  )
   const table = recordTable(records)
   lap('normalize', `${records.length} records`)
 

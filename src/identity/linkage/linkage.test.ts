@@ -7,8 +7,8 @@ import { normalizeIdentity, VariantTable } from '../normalize/index.js'
 import { candidatePairs, PASSES } from './blocking.js'
 import { compareDates, damerauLevenshtein, jaroWinkler } from './compare.js'
 import { evaluateClusters } from './evaluate.js'
-import { FIELDS, nameNearness } from './fields.js'
-import { linkRecords } from './link.js'
+import { FIELDS, linkRecord, nameNearness } from './fields.js'
+import { type LinkInput, linkRecords } from './link.js'
 import { PatternCodec } from './model.js'
 import { comparePairsHere, comparePairsInWorkers } from './parallel.js'
 import { recordTable } from './table.js'
@@ -129,18 +129,19 @@ describe('comparators, remembered and exact', () => {
   })
 })
 
+const recordsOf = (inputs: readonly LinkInput[]) => {
+  const table = variants()
+  return inputs.map((input, index) =>
+    linkRecord(normalizeIdentity(input.identity, table), index, input.institution, input.localKey),
+  )
+}
+
 describe('blocking', () => {
   it.runIf(HAS_SHARED_DATA)(
     'proposes exactly the pairs sharing a key in some pass, each once, and counts them per pass',
     () => {
       const { inputs } = syntheticLinkInputs(400, 3, 'blocking')
-      const table = variants()
-      const records = inputs.map((input, index) => ({
-        ...normalizeIdentity(input.identity, table),
-        index,
-        institution: input.institution,
-        localKey: input.localKey,
-      }))
+      const records = recordsOf(inputs)
       const n = records.length
       const { pairs, reports } = candidatePairs(records, PASSES, { maxBlock: 20 })
       // The same computed plainly: per pass, every pair of records sharing a key (blocks over 20 skipped).
@@ -185,13 +186,7 @@ describe('linkage', () => {
     'compares in worker threads exactly as in this thread',
     async () => {
       const { inputs } = syntheticLinkInputs(1500, 3, 'linkage-workers')
-      const table = variants()
-      const records = inputs.map((input, index) => ({
-        ...normalizeIdentity(input.identity, table),
-        index,
-        institution: input.institution,
-        localKey: input.localKey,
-      }))
+      const records = recordsOf(inputs)
       const { pairs } = candidatePairs(records)
       expect(pairs.length).toBeGreaterThan(1000)
       const columns = recordTable(records)
