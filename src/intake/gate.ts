@@ -4,8 +4,9 @@ import type { SourceRecord } from '../model/index.js'
  * The notice gate (通知期間): a patient's data may be used only once the notice given to them is
  * `noticeDays` old. A patient already in the vault has passed it. For a patient new to the agency the
  * notice is taken to be the later of the institution's notice start and the patient's earliest dated
- * record here (a first visit after the start is when that patient was told); a record with no date at
- * all counts as dated today, so the gate errs towards holding. Pure.
+ * record here (a first visit after the start is when that patient was told); a patient with no dated
+ * record at all counts as first seen on the day their submission was received (the caller passes it
+ * as `earliest`; today when unknown), so the gate errs towards holding. Pure.
  */
 export type NoticeDecision = { readonly pass: true } | { readonly pass: false; readonly holdUntil: string }
 

@@ -85,7 +85,11 @@ interface Candidate {
   readonly seq: number
   readonly record: ParsedRecord
   readonly hash: Buffer
+  /** The day its submission was received (UTC): the latest a patient without dated records was seen. */
+  readonly receivedOn?: string
 }
+
+const dayOf = (at: Date | null) => (at ? at.toISOString().slice(0, 10) : undefined)
 
 interface QuarantineRow {
   readonly submission_id: number
@@ -119,7 +123,14 @@ export async function processSubmission(
   const submission = await db
     .selectFrom('intake.submission as s')
     .innerJoin('governance.institution as i', 'i.id', 's.institution_id')
-    .select(['s.status', 's.counts', 'i.id', 'i.code', sql<string>`i.notice_start::text`.as('notice_start')])
+    .select([
+      's.status',
+      's.counts',
+      's.received_at',
+      'i.id',
+      'i.code',
+      sql<string>`i.notice_start::text`.as('notice_start'),
+    ])
     .where('s.id', '=', submissionId)
     .executeTakeFirst()
   if (!submission) throw submissionNotFound(submissionId)
@@ -210,6 +221,7 @@ export async function processSubmission(
             seq: item.seq,
             record: { ...parsedRecord, record },
             hash: localPatientHash(context.keyring, institution.code, record.identity.localId),
+            receivedOn: dayOf(submission.received_at),
           })
         }
       }
@@ -249,6 +261,28 @@ export async function processSubmission(
       `Submission ${submissionId} still has ${left} file(s) in another worker's hands; it is finished when they are.`,
       { code: 'submission.busy', kind: 'unavailable' },
     )
+  // A patient whose records in one batch were all undated was held as if first seen today; their
+  // dated records in later batches have put them in the vault since, so they pass now.
+  const regated = await releaseHeldRecords(context, { submissionId })
+  if (regated.released > 0)
+    await db.transaction().execute(async (trx) => {
+      const current = await trx
+        .selectFrom('intake.submission')
+        .select('counts')
+        .where('id', '=', submissionId)
+        .forUpdate()
+        .executeTakeFirstOrThrow()
+      const counts = { ...emptyCounts(), ...(current.counts as Partial<ProcessCounts>) }
+      counts.held -= regated.released
+      counts.stored += regated.stored
+      counts.superseded += regated.superseded
+      counts.rows += regated.rows
+      await trx
+        .updateTable('intake.submission')
+        .set({ counts: JSON.stringify(counts) })
+        .where('id', '=', submissionId)
+        .execute()
+    })
   const final = await db.transaction().execute(async (trx) => {
     const row = await trx
       .updateTable('intake.submission')
@@ -436,10 +470,16 @@ async function gateAndStore(
       .map((c) => earliestDate(c.record.record))
       .filter((d): d is string => d !== undefined)
       .sort()[0]
+    // Without a dated record, the patient was seen by the day the submission came at the latest (not
+    // "today" at every re-gate, which would hold them for ever).
+    const received = list
+      .map((c) => c.receivedOn)
+      .filter((d): d is string => d !== undefined)
+      .sort()[0]
     const decision = noticeDecision({
       inVault: existing !== undefined,
       noticeStart: institution.noticeStart,
-      earliest,
+      earliest: earliest ?? received,
       today,
       noticeDays: context.settings.noticeDays,
     })
@@ -565,26 +605,37 @@ async function gateAndStore(
 
 /**
  * Held records whose notice period has now passed go through the gate again (a refusal that came
- * meanwhile still stops them); the others stay held. Returns how many were released.
+ * meanwhile still stops them); the others stay held. Returns how many were released (stored, or
+ * superseding an older version) and how many are held still. With `submissionId`, only that
+ * submission's held records.
  */
 export async function releaseHeldRecords(
   context: CoreIntakeContext,
-): Promise<{ released: number; stillHeld: number }> {
+  options: { submissionId?: number } = {},
+): Promise<{ released: number; stillHeld: number; stored: number; superseded: number; rows: number }> {
   let released = 0
   let stillHeld = 0
+  let stored = 0
+  let superseded = 0
+  let rowsStored = 0
   let after = 0
   const touched = new Set<number>()
   // Records held again get new ids: stop at the newest id of this pass.
   const last = await context.db
     .selectFrom('intake.held_record')
     .select(sql<number | null>`max(id)`.as('id'))
+    .$if(options.submissionId !== undefined, (q) =>
+      q.where('submission_id', '=', options.submissionId as number),
+    )
     .executeTakeFirstOrThrow()
-  if (last.id === null) return { released, stillHeld }
+  if (last.id === null) return { released, stillHeld, stored, superseded, rows: rowsStored }
   for (;;) {
     const rows = await context.db
       .selectFrom('intake.held_record as h')
       .innerJoin('governance.institution as i', 'i.id', 'h.institution_id')
+      .leftJoin('intake.submission as s', 's.id', 'h.submission_id')
       .select([
+        's.received_at',
         'h.id',
         'h.submission_id',
         'h.item_seq',
@@ -596,6 +647,9 @@ export async function releaseHeldRecords(
       ])
       .where('h.id', '>', after)
       .where('h.id', '<=', last.id)
+      .$if(options.submissionId !== undefined, (q) =>
+        q.where('h.submission_id', '=', options.submissionId as number),
+      )
       .orderBy('h.id')
       .limit(1000)
       .execute()
@@ -623,6 +677,7 @@ export async function releaseHeldRecords(
           candidates.push({
             submissionId: row.submission_id,
             seq: row.item_seq,
+            receivedOn: dayOf(row.received_at),
             hash: Buffer.from(row.local_hash),
             record: { ...record, object: record.object ? Buffer.from(record.object, 'base64') : undefined },
           })
@@ -636,6 +691,9 @@ export async function releaseHeldRecords(
         return storeCandidates(trx, context, institution, candidates)
       })
       released += (counts.stored ?? 0) + (counts.superseded ?? 0)
+      stored += counts.stored ?? 0
+      superseded += counts.superseded ?? 0
+      rowsStored += counts.rows ?? 0
       stillHeld += counts.held ?? 0
       if ((counts.stored ?? 0) > 0) touched.add(institutionId)
     }
@@ -643,5 +701,5 @@ export async function releaseHeldRecords(
   for (const institutionId of touched) await refreshHoldings(context.db, institutionId)
   if (released > 0)
     await context.audit({ action: 'intake.released_held', detail: { released, still_held: stillHeld } })
-  return { released, stillHeld }
+  return { released, stillHeld, stored, superseded, rows: rowsStored }
 }
