@@ -6,6 +6,7 @@ import { openRuntime, type Runtime } from '../runtime/index.js'
 import { blockedSubjects } from '../security/index.js'
 import { TOKUMEI_VERSION } from '../version.js'
 import { registerAccountCommands } from './commands/account.js'
+import { registerAnonymizeCommands } from './commands/anonymize.js'
 import { registerAuditCommands } from './commands/audit.js'
 import { registerConfigCommands } from './commands/config.js'
 import { registerInitCommands } from './commands/init.js'
@@ -136,6 +137,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   registerSubmitCommands(program, define)
   registerOptOutCommands(program, define)
   registerLinkCommands(program, define)
+  registerAnonymizeCommands(program, define)
   registerAccountCommands(program, define)
   registerMonitorCommands(program, define)
   registerScheduleCommands(program, define)

@@ -1,0 +1,26 @@
+// The anonymization engine (structured data): tables, hierarchies, transforms, the privacy models,
+// the optimal generalization search, risk, the statutory report and the independent verifier.
+// Pure and database-free; it never sees a key but the release key it is handed, and never writes a
+// value of a dropped column anywhere, not in an error either.
+export {
+  type AnonymizationReport,
+  type AnonymizeOptions,
+  anonymizeTable,
+  type StatutoryMeasure,
+} from './anonymize.js'
+export { parseCsv, readCsvTable, sniffDelimiter, tableToCsv } from './csv.js'
+export { type AnonymizeFilesResult, anonymizeFiles, readKeyFile } from './files.js'
+export { readArxHierarchy } from './hierarchy/arx.js'
+export {
+  bindHierarchy,
+  generatedHierarchy,
+  type Hierarchy,
+  suppressionHierarchy,
+} from './hierarchy/hierarchy.js'
+export { type Policy, parsePolicy, policyJsonSchema, readPolicy } from './policy/policy.js'
+export { assessRisk, type RiskOptions, type RiskReport } from './risk/risk.js'
+export { baseClasses, type Classes, rollUp } from './search/classes.js'
+export { METRICS, type MetricName } from './search/metric.js'
+export { type SearchInput, type SearchResult, searchOptimal } from './search/search.js'
+export { encodeColumn, Table, tableFromRows } from './table.js'
+export { type Verification, verifyAnonymization } from './verify/verify.js'

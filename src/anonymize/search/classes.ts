@@ -1,0 +1,342 @@
+import type { Hierarchy } from '../hierarchy/hierarchy.js'
+
+/**
+ * Equivalence classes: the records that share every quasi-identifier's label under one
+ * generalization (one node of the lattice). Each class holds its labels (per quasi-identifier, a
+ * column of label codes at the node's levels), its record count and, per sensitive attribute, the
+ * histogram of its values (compressed rows: class c's values are `values[start[c] … start[c+1])`).
+ *
+ * The table's distinct level-0 tuples are grouped once (`baseClasses`); every node is then rolled up
+ * from them (`rollUp`), which reads one entry per distinct tuple instead of one per record. A tuple
+ * is found by its mixed-radix key (Σ label × place): in a plain array when the labels at the node's
+ * levels combine into few enough keys, else in an open-addressing table of keys; only when keys
+ * would pass 2⁵³ are whole tuples hashed. Columns are read one attribute at a time, so the inner
+ * loops are one typed-array lookup each.
+ */
+export interface Histograms {
+  readonly start: Int32Array
+  readonly values: Int32Array
+  readonly counts: Int32Array
+}
+
+export interface Classes {
+  readonly levels: readonly number[]
+  readonly size: number
+  /** Per quasi-identifier, each class's label code at the node's level. */
+  readonly columns: readonly Int32Array[]
+  readonly counts: Int32Array
+  readonly sensitive: readonly Histograms[]
+}
+
+export interface BaseClasses extends Classes {
+  /** Each record's base class. */
+  readonly rowClass: Int32Array
+}
+
+/** Group ids of float keys by open addressing (keys below 2⁵³). */
+class KeyIndex {
+  keys: Float64Array
+  size = 0
+  #slots: Int32Array
+  #mask: number
+
+  constructor(expected: number) {
+    let capacity = 16
+    while (capacity < expected * 2) capacity *= 2
+    this.#slots = new Int32Array(capacity).fill(-1)
+    this.#mask = capacity - 1
+    this.keys = new Float64Array(Math.max(16, expected))
+  }
+
+  static #hash(key: number): number {
+    const low = key % 4294967296
+    const high = (key - low) / 4294967296
+    let h = Math.imul(low | 0, 0x9e3779b1) ^ Math.imul(high | 0, 0x85ebca77)
+    h ^= h >>> 15
+    h = Math.imul(h, 0x2c1b3c6d)
+    return h ^ (h >>> 12)
+  }
+
+  find(key: number): number {
+    let slot = KeyIndex.#hash(key) & this.#mask
+    for (;;) {
+      const id = this.#slots[slot] as number
+      if (id === -1) break
+      if (this.keys[id] === key) return id
+      slot = (slot + 1) & this.#mask
+    }
+    const id = this.size++
+    if (id >= this.keys.length) {
+      const grown = new Float64Array(this.keys.length * 2)
+      grown.set(this.keys)
+      this.keys = grown
+    }
+    this.keys[id] = key
+    this.#slots[slot] = id
+    if (this.size * 2 > this.#slots.length) this.#grow()
+    return id
+  }
+
+  #grow() {
+    this.#slots = new Int32Array(this.#slots.length * 2).fill(-1)
+    this.#mask = this.#slots.length - 1
+    for (let id = 0; id < this.size; id++) {
+      let slot = KeyIndex.#hash(this.keys[id] as number) & this.#mask
+      while (this.#slots[slot] !== -1) slot = (slot + 1) & this.#mask
+      this.#slots[slot] = id
+    }
+  }
+}
+
+/** Group ids of whole tuples (keys that would pass 2⁵³). */
+class TupleIndex {
+  readonly #columns: readonly Int32Array[]
+  readonly representative: number[] = []
+  #slots: Int32Array
+  #mask: number
+
+  /** `columns[a][i]`: entry i's code of attribute a. */
+  constructor(columns: readonly Int32Array[], expected: number) {
+    this.#columns = columns
+    let capacity = 16
+    while (capacity < expected * 2) capacity *= 2
+    this.#slots = new Int32Array(capacity).fill(-1)
+    this.#mask = capacity - 1
+  }
+
+  #hash(i: number): number {
+    let h = 0x811c9dc5
+    for (const column of this.#columns) h = Math.imul(h ^ (column[i] as number), 0x01000193)
+    h ^= h >>> 15
+    h = Math.imul(h, 0x2c1b3c6d)
+    return (h ^ (h >>> 12)) & this.#mask
+  }
+
+  #same(i: number, j: number): boolean {
+    for (const column of this.#columns) if (column[i] !== column[j]) return false
+    return true
+  }
+
+  /** The group of entry i (a new one when no earlier entry has its tuple). */
+  find(i: number): number {
+    let slot = this.#hash(i)
+    for (;;) {
+      const id = this.#slots[slot] as number
+      if (id === -1) break
+      if (this.#same(this.representative[id] as number, i)) return id
+      slot = (slot + 1) & this.#mask
+    }
+    const id = this.representative.length
+    this.representative.push(i)
+    this.#slots[slot] = id
+    if (this.representative.length * 2 > this.#slots.length) this.#grow()
+    return id
+  }
+
+  #grow() {
+    this.#slots = new Int32Array(this.#slots.length * 2).fill(-1)
+    this.#mask = this.#slots.length - 1
+    this.representative.forEach((i, id) => {
+      let slot = this.#hash(i)
+      while (this.#slots[slot] !== -1) slot = (slot + 1) & this.#mask
+      this.#slots[slot] = id
+    })
+  }
+}
+
+/** Keys of the dense path: at most this many, found in a plain array (reset after each use). */
+const DENSE_LIMIT = 1 << 22
+let denseSlots = new Int32Array(0)
+
+/**
+ * Groups entries by their tuple: `codes[a][i]` is entry i's code for attribute a, whose codes are
+ * below `radix[a]`. Returns each entry's group and, per attribute, each group's code.
+ */
+function group(
+  codes: readonly Int32Array[],
+  radix: readonly number[],
+  entries: number,
+): { into: Int32Array; columns: Int32Array[]; size: number } {
+  const d = codes.length
+  let space = 1
+  for (const r of radix) space *= Math.max(r, 1)
+  const into = new Int32Array(entries)
+  if (space > Number.MAX_SAFE_INTEGER) {
+    const index = new TupleIndex(codes, Math.min(entries, 1 << 20))
+    for (let i = 0; i < entries; i++) into[i] = index.find(i)
+    const size = index.representative.length
+    const columns = codes.map((column) => Int32Array.from(index.representative, (i) => column[i] as number))
+    return { into, columns, size }
+  }
+  // The key of each entry, one attribute at a time: 32-bit integers while they fit (typed-array
+  // indexes that V8 keeps as integers), else doubles.
+  const place: number[] = new Array(d)
+  let p = 1
+  for (let a = d - 1; a >= 0; a--) {
+    place[a] = p
+    p *= Math.max(radix[a] as number, 1)
+  }
+  const small = space < 2 ** 31
+  const keys = small ? new Int32Array(entries) : new Float64Array(entries)
+  for (let a = 0; a < d; a++) {
+    const column = codes[a] as Int32Array
+    const weight = place[a] as number
+    if (small) {
+      const k = keys as Int32Array
+      for (let i = 0; i < entries; i++) k[i] = ((k[i] as number) + (column[i] as number) * weight) | 0
+    } else {
+      const k = keys as Float64Array
+      for (let i = 0; i < entries; i++) k[i] = (k[i] as number) + (column[i] as number) * weight
+    }
+  }
+  // Each group's first entry stands for it.
+  const first: number[] = []
+  if (space <= DENSE_LIMIT) {
+    if (denseSlots.length < space) denseSlots = new Int32Array(Math.max(space, 1 << 16)).fill(-1)
+    const slots = denseSlots
+    const k = keys as Int32Array
+    for (let i = 0; i < entries; i++) {
+      const key = k[i] as number
+      let id = slots[key] as number
+      if (id === -1) {
+        id = first.length
+        slots[key] = id
+        first.push(i)
+      }
+      into[i] = id
+    }
+    for (const i of first) slots[k[i] as number] = -1
+  } else {
+    const index = new KeyIndex(Math.min(entries, 1 << 20))
+    for (let i = 0; i < entries; i++) {
+      const id = index.find(keys[i] as number)
+      if (id === first.length) first.push(i)
+      into[i] = id
+    }
+  }
+  const size = first.length
+  const columns = codes.map((column) => {
+    const out = new Int32Array(size)
+    for (let g = 0; g < size; g++) out[g] = column[first[g] as number] as number
+    return out
+  })
+  return { into, columns, size }
+}
+
+/** The histograms of target classes from the source classes' (`into[c]`: c's target). */
+function mergeHistograms(
+  source: Histograms,
+  into: Int32Array,
+  targets: number,
+  valueCount: number,
+): Histograms {
+  // Source classes ordered by target (a counting sort), then each target's values summed densely.
+  const order = new Int32Array(into.length)
+  const first = new Int32Array(targets + 1)
+  for (let c = 0; c < into.length; c++)
+    first[(into[c] as number) + 1] = (first[(into[c] as number) + 1] as number) + 1
+  for (let t = 0; t < targets; t++) first[t + 1] = (first[t + 1] as number) + (first[t] as number)
+  const fill = first.slice(0, targets)
+  for (let c = 0; c < into.length; c++) {
+    const t = into[c] as number
+    order[fill[t] as number] = c
+    fill[t] = (fill[t] as number) + 1
+  }
+  const sum = new Int32Array(valueCount)
+  const touched = new Int32Array(valueCount)
+  const start = new Int32Array(targets + 1)
+  let values = new Int32Array(Math.max(16, source.values.length))
+  let counts = new Int32Array(values.length)
+  let w = 0
+  for (let t = 0; t < targets; t++) {
+    let seen = 0
+    for (let o = first[t] as number; o < (first[t + 1] as number); o++) {
+      const c = order[o] as number
+      for (let e = source.start[c] as number; e < (source.start[c + 1] as number); e++) {
+        const v = source.values[e] as number
+        if (sum[v] === 0) touched[seen++] = v
+        sum[v] = (sum[v] as number) + (source.counts[e] as number)
+      }
+    }
+    if (w + seen > values.length) {
+      const grownValues = new Int32Array((w + seen) * 2)
+      grownValues.set(values)
+      values = grownValues
+      const grownCounts = new Int32Array((w + seen) * 2)
+      grownCounts.set(counts)
+      counts = grownCounts
+    }
+    for (let s = 0; s < seen; s++) {
+      const v = touched[s] as number
+      values[w] = v
+      counts[w++] = sum[v] as number
+      sum[v] = 0
+    }
+    start[t + 1] = w
+  }
+  return { start, values: values.subarray(0, w), counts: counts.subarray(0, w) }
+}
+
+function sumCounts(into: Int32Array, weights: Int32Array | undefined, size: number): Int32Array {
+  const counts = new Int32Array(size)
+  for (let i = 0; i < into.length; i++) {
+    const g = into[i] as number
+    counts[g] = (counts[g] as number) + (weights ? (weights[i] as number) : 1)
+  }
+  return counts
+}
+
+/** The records grouped by their quasi-identifiers as they are (level 0 everywhere). */
+export function baseClasses(
+  qi: readonly Int32Array[],
+  radix: readonly number[],
+  sensitive: ReadonlyArray<{ readonly codes: Int32Array; readonly values: number }>,
+  rows: number,
+): BaseClasses {
+  const { into: rowClass, columns, size } = group(qi, radix, rows)
+  // Each record is its own histogram entry first, then merged per class.
+  const perRecord = {
+    start: Int32Array.from({ length: rows + 1 }, (_, i) => i),
+    counts: new Int32Array(rows).fill(1),
+  }
+  const histograms = sensitive.map((attribute) =>
+    mergeHistograms({ ...perRecord, values: attribute.codes }, rowClass, size, attribute.values),
+  )
+  return {
+    levels: qi.map(() => 0),
+    size,
+    columns,
+    counts: sumCounts(rowClass, undefined, size),
+    sensitive: histograms,
+    rowClass,
+  }
+}
+
+/**
+ * The classes at `levels`, rolled up from classes at levels no higher in any quasi-identifier. Also
+ * returns `into`: each source class's class at the new levels.
+ */
+export function rollUp(
+  source: Classes,
+  levels: readonly number[],
+  hierarchies: readonly Hierarchy[],
+  sensitiveValues: readonly number[],
+): { classes: Classes; into: Int32Array } {
+  const lifted = hierarchies.map((h, a) => {
+    const lift = h.lift(source.levels[a] as number, levels[a] as number)
+    const from = source.columns[a] as Int32Array
+    if ((source.levels[a] as number) === (levels[a] as number)) return from
+    const out = new Int32Array(source.size)
+    for (let c = 0; c < out.length; c++) out[c] = lift[from[c] as number] as number
+    return out
+  })
+  const radix = hierarchies.map((h, a) => (h.labels[levels[a] as number] as readonly string[]).length)
+  const { into, columns, size } = group(lifted, radix, source.size)
+  const sensitive = source.sensitive.map((histograms, s) =>
+    mergeHistograms(histograms, into, size, sensitiveValues[s] as number),
+  )
+  return {
+    classes: { levels: [...levels], size, columns, counts: sumCounts(into, source.counts, size), sensitive },
+    into,
+  }
+}
