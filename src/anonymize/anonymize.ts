@@ -122,7 +122,7 @@ function hierarchyFor(
 ): Hierarchy {
   if (spec === undefined) return suppressionHierarchy(column)
   if (typeof spec === 'string')
-    return readArxHierarchy(hierarchyPath(policy, spec), column, policy.csv.delimiter)
+    return readArxHierarchy(hierarchyPath(policy, spec), column, policy.csv.delimiter, spec)
   const source = `builtin:${spec.builtin}`
   switch (spec.builtin) {
     case 'age':

@@ -10,7 +10,13 @@ import { bindHierarchy, type Hierarchy } from './hierarchy.js'
  * number of levels on every row. The rows are the attribute's domain (the loss metric's shares are
  * counted over them), so a hierarchy may list values the data lack, but not the reverse.
  */
-export function readArxHierarchy(file: string, column: Column, delimiter?: string): Hierarchy {
+export function readArxHierarchy(
+  file: string,
+  column: Column,
+  delimiter?: string,
+  /** How reports name it (default: the path). */
+  name = file,
+): Hierarchy {
   let text: string
   try {
     text = decodeCsv(readFileSync(file), file)
@@ -63,5 +69,5 @@ export function readArxHierarchy(file: string, column: Column, delimiter?: strin
       )
     domain.set(value, labels)
   }
-  return bindHierarchy(column, file, domain)
+  return bindHierarchy(column, name, domain)
 }

@@ -148,28 +148,45 @@ class TupleIndex {
 const DENSE_LIMIT = 1 << 22
 let denseSlots = new Int32Array(0)
 
+/** Entries are keyed and grouped a chunk at a time, so that a grouping over its limit stops early. */
+const CHUNK = 16_384
+
 /**
- * Groups entries by their tuple: `codes[a][i]` is entry i's code for attribute a, whose codes are
- * below `radix[a]`. Returns each entry's group and, per attribute, each group's code.
+ * Groups entries by their tuple: entry i's code for attribute a is `lifts[a][codes[a][i]]` (or
+ * `codes[a][i]` where `lifts[a]` is undefined), below `radix[a]`. Returns each entry's group and,
+ * per attribute, each group's code — or undefined as soon as there are more than `maxGroups` groups.
  */
 function group(
   codes: readonly Int32Array[],
+  lifts: ReadonlyArray<Int32Array | undefined>,
   radix: readonly number[],
   entries: number,
-): { into: Int32Array; columns: Int32Array[]; size: number } {
+  maxGroups = Number.POSITIVE_INFINITY,
+): { into: Int32Array; columns: Int32Array[]; size: number } | undefined {
   const d = codes.length
   let space = 1
   for (const r of radix) space *= Math.max(r, 1)
   const into = new Int32Array(entries)
+  const codeOf = (a: number, i: number) => {
+    const code = (codes[a] as Int32Array)[i] as number
+    const lift = lifts[a]
+    return lift ? (lift[code] as number) : code
+  }
   if (space > Number.MAX_SAFE_INTEGER) {
-    const index = new TupleIndex(codes, Math.min(entries, 1 << 20))
-    for (let i = 0; i < entries; i++) into[i] = index.find(i)
+    const lifted = codes.map((column, a) => {
+      const lift = lifts[a]
+      return lift ? Int32Array.from(column.subarray(0, entries), (code) => lift[code] as number) : column
+    })
+    const index = new TupleIndex(lifted, Math.min(entries, 1 << 20))
+    for (let i = 0; i < entries; i++) {
+      into[i] = index.find(i)
+      if (index.representative.length > maxGroups) return undefined
+    }
     const size = index.representative.length
-    const columns = codes.map((column) => Int32Array.from(index.representative, (i) => column[i] as number))
+    const columns = lifted.map((column) => Int32Array.from(index.representative, (i) => column[i] as number))
     return { into, columns, size }
   }
-  // The key of each entry, one attribute at a time: 32-bit integers while they fit (typed-array
-  // indexes that V8 keeps as integers), else doubles.
+  // Keys: 32-bit integers while they fit (typed-array indexes that V8 keeps as integers), else doubles.
   const place: number[] = new Array(d)
   let p = 1
   for (let a = d - 1; a >= 0; a--) {
@@ -177,50 +194,80 @@ function group(
     p *= Math.max(radix[a] as number, 1)
   }
   const small = space < 2 ** 31
-  const keys = small ? new Int32Array(entries) : new Float64Array(entries)
-  for (let a = 0; a < d; a++) {
-    const column = codes[a] as Int32Array
-    const weight = place[a] as number
-    if (small) {
-      const k = keys as Int32Array
-      for (let i = 0; i < entries; i++) k[i] = ((k[i] as number) + (column[i] as number) * weight) | 0
-    } else {
-      const k = keys as Float64Array
-      for (let i = 0; i < entries; i++) k[i] = (k[i] as number) + (column[i] as number) * weight
-    }
-  }
+  const keys = small ? new Int32Array(CHUNK) : new Float64Array(CHUNK)
+  const dense = space <= DENSE_LIMIT
+  if (dense && denseSlots.length < space) denseSlots = new Int32Array(Math.max(space, 1 << 16)).fill(-1)
+  const slots = denseSlots
+  const index = dense ? undefined : new KeyIndex(Math.min(entries, 1 << 20))
   // Each group's first entry stands for it.
   const first: number[] = []
-  if (space <= DENSE_LIMIT) {
-    if (denseSlots.length < space) denseSlots = new Int32Array(Math.max(space, 1 << 16)).fill(-1)
-    const slots = denseSlots
-    const k = keys as Int32Array
-    for (let i = 0; i < entries; i++) {
-      const key = k[i] as number
-      let id = slots[key] as number
-      if (id === -1) {
-        id = first.length
-        slots[key] = id
-        first.push(i)
+  let over = false
+  for (let from = 0; from < entries && !over; from += CHUNK) {
+    const to = Math.min(entries, from + CHUNK)
+    keys.fill(0)
+    for (let a = 0; a < d; a++) {
+      const column = codes[a] as Int32Array
+      const lift = lifts[a]
+      const weight = place[a] as number
+      if (small) {
+        const k = keys as Int32Array
+        if (lift)
+          for (let i = from; i < to; i++)
+            k[i - from] = ((k[i - from] as number) + (lift[column[i] as number] as number) * weight) | 0
+        else
+          for (let i = from; i < to; i++)
+            k[i - from] = ((k[i - from] as number) + (column[i] as number) * weight) | 0
+      } else {
+        const k = keys as Float64Array
+        if (lift)
+          for (let i = from; i < to; i++)
+            k[i - from] = (k[i - from] as number) + (lift[column[i] as number] as number) * weight
+        else
+          for (let i = from; i < to; i++)
+            k[i - from] = (k[i - from] as number) + (column[i] as number) * weight
       }
-      into[i] = id
     }
-    for (const i of first) slots[k[i] as number] = -1
-  } else {
-    const index = new KeyIndex(Math.min(entries, 1 << 20))
-    for (let i = 0; i < entries; i++) {
-      const id = index.find(keys[i] as number)
-      if (id === first.length) first.push(i)
-      into[i] = id
-    }
+    if (dense) {
+      const k = keys as Int32Array
+      for (let i = from; i < to; i++) {
+        const key = k[i - from] as number
+        let id = slots[key] as number
+        if (id === -1) {
+          id = first.length
+          slots[key] = id
+          first.push(i)
+        }
+        into[i] = id
+      }
+    } else
+      for (let i = from; i < to; i++) {
+        const id = (index as KeyIndex).find(keys[i - from] as number)
+        if (id === first.length) first.push(i)
+        into[i] = id
+      }
+    over = first.length > maxGroups
   }
+  if (dense) for (const i of first) slots[keyOf(codeOf, place, d, i)] = -1
+  if (over) return undefined
   const size = first.length
-  const columns = codes.map((column) => {
+  const columns = codes.map((_, a) => {
     const out = new Int32Array(size)
-    for (let g = 0; g < size; g++) out[g] = column[first[g] as number] as number
+    for (let g = 0; g < size; g++) out[g] = codeOf(a, first[g] as number)
     return out
   })
   return { into, columns, size }
+}
+
+/** The dense key of entry i (to reset its slot). */
+function keyOf(
+  codeOf: (a: number, i: number) => number,
+  place: readonly number[],
+  d: number,
+  i: number,
+): number {
+  let key = 0
+  for (let a = 0; a < d; a++) key += codeOf(a, i) * (place[a] as number)
+  return key
 }
 
 /** The histograms of target classes from the source classes' (`into[c]`: c's target). */
@@ -293,7 +340,16 @@ export function baseClasses(
   sensitive: ReadonlyArray<{ readonly codes: Int32Array; readonly values: number }>,
   rows: number,
 ): BaseClasses {
-  const { into: rowClass, columns, size } = group(qi, radix, rows)
+  const {
+    into: rowClass,
+    columns,
+    size,
+  } = group(
+    qi,
+    qi.map(() => undefined),
+    radix,
+    rows,
+  ) as NonNullable<ReturnType<typeof group>>
   // Each record is its own histogram entry first, then merged per class.
   const perRecord = {
     start: Int32Array.from({ length: rows + 1 }, (_, i) => i),
@@ -314,24 +370,25 @@ export function baseClasses(
 
 /**
  * The classes at `levels`, rolled up from classes at levels no higher in any quasi-identifier. Also
- * returns `into`: each source class's class at the new levels.
+ * returns `into`: each source class's class at the new levels. With `maxClasses`, gives up (returns
+ * undefined) as soon as there would be more classes than that.
  */
 export function rollUp(
   source: Classes,
   levels: readonly number[],
   hierarchies: readonly Hierarchy[],
   sensitiveValues: readonly number[],
-): { classes: Classes; into: Int32Array } {
-  const lifted = hierarchies.map((h, a) => {
-    const lift = h.lift(source.levels[a] as number, levels[a] as number)
-    const from = source.columns[a] as Int32Array
-    if ((source.levels[a] as number) === (levels[a] as number)) return from
-    const out = new Int32Array(source.size)
-    for (let c = 0; c < out.length; c++) out[c] = lift[from[c] as number] as number
-    return out
-  })
+  maxClasses?: number,
+): { classes: Classes; into: Int32Array } | undefined {
+  const lifts = hierarchies.map((h, a) =>
+    (source.levels[a] as number) === (levels[a] as number)
+      ? undefined
+      : h.lift(source.levels[a] as number, levels[a] as number),
+  )
   const radix = hierarchies.map((h, a) => (h.labels[levels[a] as number] as readonly string[]).length)
-  const { into, columns, size } = group(lifted, radix, source.size)
+  const grouped = group(source.columns, lifts, radix, source.size, maxClasses)
+  if (!grouped) return undefined
+  const { into, columns, size } = grouped
   const sensitive = source.sensitive.map((histograms, s) =>
     mergeHistograms(histograms, into, size, sensitiveValues[s] as number),
   )

@@ -111,9 +111,9 @@ export function searchOptimal(input: SearchInput): SearchResult {
   let best: { node: number; value: number } | undefined
 
   // Sources: a node's classes are rolled up from the smallest kept classes of a node below it. Kept
-  // are the tiers min(levels, 1), min(levels, 2) … of the nodes checked (shared by every node above
-  // them) and the nodes checked themselves, least recently used first out within a memory budget. So
-  // a check reads a few hundred or thousand classes instead of every distinct tuple.
+  // are tiers, min(levels, t) for t = 1, 2 … below the node checked, shared by every node above them
+  // — each made only where its labels combine into at most a quarter of its source's classes, so
+  // that it surely saves work — least recently used first out within a memory budget.
   const kept = new Map<number, Classes>()
   let keptBytes = 0
   const budget = input.tierBytes ?? 256 * 1024 * 1024
@@ -138,7 +138,17 @@ export function searchOptimal(input: SearchInput): SearchResult {
       if (classes.size < source.size && below(classes.levels, levels)) source = classes
     return source
   }
-  const classesAt = (levels: readonly number[]): Classes => {
+  const combinations = (levels: readonly number[]) =>
+    levels.reduce((p, l, a) => p * ((hierarchies[a] as Hierarchy).labels[l] as readonly string[]).length, 1)
+  // A class needs at least k records (ℓ for distinct ℓ-diversity) unless suppressed, and suppressed
+  // classes hold at least one record each: a node with more classes than this fails.
+  const minimum = Math.max(
+    1,
+    model.k,
+    ...model.sensitive.map((s) => (s.diversity?.variant === 'distinct' ? Math.ceil(s.diversity.l) : 1)),
+  )
+  const maxClasses = Math.floor(rows / minimum) + maxSuppressed
+  const classesAt = (levels: readonly number[]): Classes | undefined => {
     const highest = levels.reduce((m, l) => Math.max(m, l), 0)
     for (let t = 1; t < highest; t++) {
       const tier = levels.map((l) => Math.min(l, t))
@@ -147,17 +157,23 @@ export function searchOptimal(input: SearchInput): SearchResult {
       if (known) {
         kept.delete(node)
         kept.set(node, known)
-      } else keep(node, rollUp(sourceFor(tier), tier, hierarchies, sensitiveValues).classes)
+        continue
+      }
+      const source = sourceFor(tier)
+      if (combinations(tier) * 4 > source.size) continue
+      keep(node, (rollUp(source, tier, hierarchies, sensitiveValues) as { classes: Classes }).classes)
     }
-    const classes = rollUp(sourceFor(levels), levels, hierarchies, sensitiveValues).classes
-    keep(nodeOf(levels), classes)
-    return classes
+    return rollUp(sourceFor(levels), levels, hierarchies, sensitiveValues, maxClasses)?.classes
   }
 
   /** Checks one node; returns its value when it satisfies the model. */
   const check = (node: number): number | undefined => {
     checked++
     const classes = classesAt(levelsOf(node))
+    if (!classes) {
+      markFailed(node)
+      return undefined
+    }
     const failing = new Uint8Array(classes.size)
     const suppressed = failingRecords(classes, model, failing, scratch)
     if (suppressed > maxSuppressed) {
@@ -233,7 +249,9 @@ export function searchOptimal(input: SearchInput): SearchResult {
   const found = best as NonNullable<typeof best>
   // The chosen node once more from the distinct tuples, for each record's class.
   const levels = levelsOf(found.node)
-  const { classes, into } = rollUp(base, levels, hierarchies, sensitiveValues)
+  const { classes, into } = rollUp(base, levels, hierarchies, sensitiveValues) as NonNullable<
+    ReturnType<typeof rollUp>
+  >
   const failing = new Uint8Array(classes.size)
   const suppressed = failingRecords(classes, model, failing, scratch)
   const rowClass = new Int32Array(rows)
