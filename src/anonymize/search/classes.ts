@@ -33,58 +33,47 @@ export interface BaseClasses extends Classes {
   readonly rowClass: Int32Array
 }
 
-/** Group ids of float keys by open addressing (keys below 2⁵³). */
-class KeyIndex {
-  keys: Float64Array
-  size = 0
-  #slots: Int32Array
-  #mask: number
+/**
+ * Group ids of keys below 2⁵³ by open addressing, in one reusable array of 4 integers a slot (the
+ * key's low and high 32 bits, the id, and the stamp of the grouping that wrote it): a probe touches
+ * one cache line, and a new grouping needs no clearing — it takes a new stamp.
+ */
+let table = new Int32Array(0)
+let tableMask = 0
+let stamp = 0
 
-  constructor(expected: number) {
-    let capacity = 16
-    while (capacity < expected * 2) capacity *= 2
-    this.#slots = new Int32Array(capacity).fill(-1)
-    this.#mask = capacity - 1
-    this.keys = new Float64Array(Math.max(16, expected))
+function prepareTable(groups: number): void {
+  let capacity = 1024
+  while (capacity < groups * 2) capacity *= 2
+  if (table.length < capacity * 4) {
+    table = new Int32Array(capacity * 4)
+    stamp = 0
   }
-
-  static #hash(key: number): number {
-    const low = key % 4294967296
-    const high = (key - low) / 4294967296
-    let h = Math.imul(low | 0, 0x9e3779b1) ^ Math.imul(high | 0, 0x85ebca77)
-    h ^= h >>> 15
-    h = Math.imul(h, 0x2c1b3c6d)
-    return h ^ (h >>> 12)
+  tableMask = capacity - 1
+  stamp++
+  if (stamp === 0x7fffffff) {
+    table.fill(0)
+    stamp = 1
   }
+}
 
-  find(key: number): number {
-    let slot = KeyIndex.#hash(key) & this.#mask
-    for (;;) {
-      const id = this.#slots[slot] as number
-      if (id === -1) break
-      if (this.keys[id] === key) return id
-      slot = (slot + 1) & this.#mask
+/** The id of the key (low and high 32 bits), `next` if it is new. */
+function findKey(low: number, high: number, next: number): number {
+  let h = Math.imul(low, 0x9e3779b1) ^ Math.imul(high, 0x85ebca77)
+  h ^= h >>> 15
+  h = Math.imul(h, 0x2c1b3c6d)
+  let slot = (h ^ (h >>> 12)) & tableMask
+  for (;;) {
+    const at = slot << 2
+    if (table[at + 3] !== stamp) {
+      table[at] = low
+      table[at + 1] = high
+      table[at + 2] = next
+      table[at + 3] = stamp
+      return next
     }
-    const id = this.size++
-    if (id >= this.keys.length) {
-      const grown = new Float64Array(this.keys.length * 2)
-      grown.set(this.keys)
-      this.keys = grown
-    }
-    this.keys[id] = key
-    this.#slots[slot] = id
-    if (this.size * 2 > this.#slots.length) this.#grow()
-    return id
-  }
-
-  #grow() {
-    this.#slots = new Int32Array(this.#slots.length * 2).fill(-1)
-    this.#mask = this.#slots.length - 1
-    for (let id = 0; id < this.size; id++) {
-      let slot = KeyIndex.#hash(this.keys[id] as number) & this.#mask
-      while (this.#slots[slot] !== -1) slot = (slot + 1) & this.#mask
-      this.#slots[slot] = id
-    }
+    if (table[at] === low && table[at + 1] === high) return table[at + 2] as number
+    slot = (slot + 1) & tableMask
   }
 }
 
@@ -152,79 +141,51 @@ let denseSlots = new Int32Array(0)
 const CHUNK = 16_384
 
 /**
- * Groups entries by their tuple: entry i's code for attribute a is `lifts[a][codes[a][i]]` (or
- * `codes[a][i]` where `lifts[a]` is undefined), below `radix[a]`. Returns each entry's group and,
- * per attribute, each group's code — or undefined as soon as there are more than `maxGroups` groups.
+ * One part of a grouping key: each entry's code in `codes`, and what each code adds to the key
+ * (`add[code]`: the label's mixed-radix place value, computed once per node, so that the inner loop
+ * is one lookup and one addition).
  */
-function group(
-  codes: readonly Int32Array[],
-  lifts: ReadonlyArray<Int32Array | undefined>,
-  radix: readonly number[],
+export interface KeyPart {
+  readonly codes: Int32Array | Uint16Array
+  readonly add: Int32Array | Float64Array
+}
+
+/**
+ * Groups entries by the sum of their key parts (keys below `space`, an upper bound). Returns each
+ * entry's group and each group's first entry — or undefined as soon as there are more than
+ * `maxGroups` groups.
+ */
+function groupByKey(
+  parts: readonly KeyPart[],
+  space: number,
   entries: number,
-  maxGroups = Number.POSITIVE_INFINITY,
-): { into: Int32Array; columns: Int32Array[]; size: number } | undefined {
-  const d = codes.length
-  let space = 1
-  for (const r of radix) space *= Math.max(r, 1)
+  maxGroups: number,
+): { into: Int32Array; first: number[] } | undefined {
   const into = new Int32Array(entries)
-  const codeOf = (a: number, i: number) => {
-    const code = (codes[a] as Int32Array)[i] as number
-    const lift = lifts[a]
-    return lift ? (lift[code] as number) : code
-  }
-  if (space > Number.MAX_SAFE_INTEGER) {
-    const lifted = codes.map((column, a) => {
-      const lift = lifts[a]
-      return lift ? Int32Array.from(column.subarray(0, entries), (code) => lift[code] as number) : column
-    })
-    const index = new TupleIndex(lifted, Math.min(entries, 1 << 20))
-    for (let i = 0; i < entries; i++) {
-      into[i] = index.find(i)
-      if (index.representative.length > maxGroups) return undefined
-    }
-    const size = index.representative.length
-    const columns = lifted.map((column) => Int32Array.from(index.representative, (i) => column[i] as number))
-    return { into, columns, size }
-  }
-  // Keys: 32-bit integers while they fit (typed-array indexes that V8 keeps as integers), else doubles.
-  const place: number[] = new Array(d)
-  let p = 1
-  for (let a = d - 1; a >= 0; a--) {
-    place[a] = p
-    p *= Math.max(radix[a] as number, 1)
-  }
   const small = space < 2 ** 31
   const keys = small ? new Int32Array(CHUNK) : new Float64Array(CHUNK)
   const dense = space <= DENSE_LIMIT
   if (dense && denseSlots.length < space) denseSlots = new Int32Array(Math.max(space, 1 << 16)).fill(-1)
   const slots = denseSlots
-  const index = dense ? undefined : new KeyIndex(Math.min(entries, 1 << 20))
+  if (!dense) prepareTable(Math.min(entries, maxGroups + 1))
   // Each group's first entry stands for it.
   const first: number[] = []
   let over = false
   for (let from = 0; from < entries && !over; from += CHUNK) {
     const to = Math.min(entries, from + CHUNK)
     keys.fill(0)
-    for (let a = 0; a < d; a++) {
-      const column = codes[a] as Int32Array
-      const lift = lifts[a]
-      const weight = place[a] as number
+    for (const part of parts) {
+      const codes = part.codes
       if (small) {
         const k = keys as Int32Array
-        if (lift)
-          for (let i = from; i < to; i++)
-            k[i - from] = ((k[i - from] as number) + (lift[column[i] as number] as number) * weight) | 0
-        else
-          for (let i = from; i < to; i++)
-            k[i - from] = ((k[i - from] as number) + (column[i] as number) * weight) | 0
+        const add = part.add as Int32Array
+        for (let i = from; i < to; i++)
+          k[i - from] = ((k[i - from] as number) + (add[codes[i] as number] as number)) | 0
       } else {
         const k = keys as Float64Array
-        if (lift)
-          for (let i = from; i < to; i++)
-            k[i - from] = (k[i - from] as number) + (lift[column[i] as number] as number) * weight
-        else
-          for (let i = from; i < to; i++)
-            k[i - from] = (k[i - from] as number) + (column[i] as number) * weight
+        const add = part.add as Float64Array
+        for (let i = from; i < to; i++)
+          k[i - from] = (k[i - from] as number) + (add[codes[i] as number] as number)
       }
     }
     if (dense) {
@@ -239,35 +200,141 @@ function group(
         }
         into[i] = id
       }
-    } else
+    } else if (small) {
+      const k = keys as Int32Array
       for (let i = from; i < to; i++) {
-        const id = (index as KeyIndex).find(keys[i - from] as number)
+        const id = findKey(k[i - from] as number, 0, first.length)
         if (id === first.length) first.push(i)
         into[i] = id
       }
+    } else {
+      const k = keys as Float64Array
+      for (let i = from; i < to; i++) {
+        const key = k[i - from] as number
+        const low = key % 4294967296
+        const id = findKey(low | 0, ((key - low) / 4294967296) | 0, first.length)
+        if (id === first.length) first.push(i)
+        into[i] = id
+      }
+    }
     over = first.length > maxGroups
   }
-  if (dense) for (const i of first) slots[keyOf(codeOf, place, d, i)] = -1
-  if (over) return undefined
+  if (dense)
+    for (const i of first) {
+      let key = 0
+      for (const part of parts) key += part.add[part.codes[i] as number] as number
+      slots[key] = -1
+    }
+  return over ? undefined : { into, first }
+}
+
+/** Place values of the labels of each attribute at the target levels (mixed radix, last fastest). */
+function places(radix: readonly number[]): { place: number[]; space: number } {
+  const place: number[] = new Array(radix.length)
+  let p = 1
+  for (let a = radix.length - 1; a >= 0; a--) {
+    place[a] = p
+    p *= Math.max(radix[a] as number, 1)
+  }
+  return { place, space: p }
+}
+
+/**
+ * Groups entries by their tuple: entry i's code for attribute a is `lifts[a][codes[a][i]]` (or
+ * `codes[a][i]` where `lifts[a]` is undefined), below `radix[a]`. Returns each entry's group and,
+ * per attribute, each group's code — or undefined as soon as there are more than `maxGroups` groups.
+ */
+function group(
+  codes: readonly Int32Array[],
+  lifts: ReadonlyArray<Int32Array | undefined>,
+  radix: readonly number[],
+  entries: number,
+  maxGroups = Number.POSITIVE_INFINITY,
+  parts?: readonly KeyPart[],
+): { into: Int32Array; columns: Int32Array[]; size: number } | undefined {
+  const { place, space } = places(radix)
+  if (space > Number.MAX_SAFE_INTEGER) {
+    const into = new Int32Array(entries)
+    const lifted = codes.map((column, a) => {
+      const lift = lifts[a]
+      return lift ? Int32Array.from(column.subarray(0, entries), (code) => lift[code] as number) : column
+    })
+    const index = new TupleIndex(lifted, Math.min(entries, 1 << 20))
+    for (let i = 0; i < entries; i++) {
+      into[i] = index.find(i)
+      if (index.representative.length > maxGroups) return undefined
+    }
+    const size = index.representative.length
+    const columns = lifted.map((column) => Int32Array.from(index.representative, (i) => column[i] as number))
+    return { into, columns, size }
+  }
+  const small = space < 2 ** 31
+  const keyParts =
+    parts ??
+    codes.map((column, a) => {
+      const lift = lifts[a]
+      const weight = place[a] as number
+      const from = lift ? lift.length : (radix[a] as number)
+      const add = small ? new Int32Array(from) : new Float64Array(from)
+      for (let c = 0; c < from; c++) add[c] = (lift ? (lift[c] as number) : c) * weight
+      return { codes: column, add }
+    })
+  const grouped = groupByKey(keyParts, space, entries, maxGroups)
+  if (!grouped) return undefined
+  const { into, first } = grouped
   const size = first.length
-  const columns = codes.map((_, a) => {
+  const columns = codes.map((column, a) => {
     const out = new Int32Array(size)
-    for (let g = 0; g < size; g++) out[g] = codeOf(a, first[g] as number)
+    const lift = lifts[a]
+    if (lift) for (let g = 0; g < size; g++) out[g] = lift[column[first[g] as number] as number] as number
+    else for (let g = 0; g < size; g++) out[g] = column[first[g] as number] as number
     return out
   })
   return { into, columns, size }
 }
 
-/** The dense key of entry i (to reset its slot). */
-function keyOf(
-  codeOf: (a: number, i: number) => number,
-  place: readonly number[],
-  d: number,
-  i: number,
-): number {
-  let key = 0
-  for (let a = 0; a < d; a++) key += codeOf(a, i) * (place[a] as number)
-  return key
+/**
+ * Columns of small attributes fused into one column of combined codes (each at most `limit`), for
+ * the key passes over the distinct tuples: fewer and narrower columns to read for every node.
+ */
+export interface FusedColumns {
+  readonly groups: ReadonlyArray<{
+    readonly attributes: readonly number[]
+    readonly codes: Uint16Array
+    readonly sizes: readonly number[]
+  }>
+}
+
+export function fuseColumns(
+  columns: readonly Int32Array[],
+  sizes: readonly number[],
+  entries: number,
+  limit: number,
+): FusedColumns {
+  const order = sizes.map((size, a) => ({ size, a })).sort((x, y) => y.size - x.size)
+  const groups: Array<{ attributes: number[]; product: number }> = []
+  for (const { size, a } of order) {
+    const group = groups.find((g) => g.product * Math.max(size, 1) <= limit)
+    if (group) {
+      group.attributes.push(a)
+      group.product *= Math.max(size, 1)
+    } else groups.push({ attributes: [a], product: Math.max(size, 1) })
+  }
+  return {
+    groups: groups.map((g) => {
+      const codes = new Uint16Array(entries)
+      const groupSizes = g.attributes.map((a) => Math.max(sizes[a] as number, 1))
+      for (let i = 0; i < entries; i++) {
+        let code = 0
+        for (let j = 0; j < g.attributes.length; j++)
+          code =
+            code * (groupSizes[j] as number) +
+            ((columns[g.attributes[j] as number] as Int32Array)[i] as number)
+        codes[i] = code
+      }
+      return { attributes: g.attributes, codes, sizes: groupSizes }
+    }),
+  }
 }
 
 /** The histograms of target classes from the source classes' (`into[c]`: c's target). */
@@ -379,6 +446,7 @@ export function rollUp(
   hierarchies: readonly Hierarchy[],
   sensitiveValues: readonly number[],
   maxClasses?: number,
+  fused?: FusedColumns,
 ): { classes: Classes; into: Int32Array } | undefined {
   const lifts = hierarchies.map((h, a) =>
     (source.levels[a] as number) === (levels[a] as number)
@@ -386,7 +454,31 @@ export function rollUp(
       : h.lift(source.levels[a] as number, levels[a] as number),
   )
   const radix = hierarchies.map((h, a) => (h.labels[levels[a] as number] as readonly string[]).length)
-  const grouped = group(source.columns, lifts, radix, source.size, maxClasses)
+  // Over fused columns, each fused code adds the sum of its attributes' place values.
+  let parts: KeyPart[] | undefined
+  if (fused) {
+    const { place, space } = places(radix)
+    if (space <= Number.MAX_SAFE_INTEGER)
+      parts = fused.groups.map((g) => {
+        const total = g.sizes.reduce((p, n) => p * n, 1)
+        const add = space < 2 ** 31 ? new Int32Array(total) : new Float64Array(total)
+        for (let code = 0; code < total; code++) {
+          let rest = code
+          let sum = 0
+          for (let j = g.attributes.length - 1; j >= 0; j--) {
+            const a = g.attributes[j] as number
+            const size = g.sizes[j] as number
+            const value = rest % size
+            rest = (rest - value) / size
+            const lift = lifts[a]
+            sum += (lift ? (lift[value] as number) : value) * (place[a] as number)
+          }
+          add[code] = sum
+        }
+        return { codes: g.codes, add }
+      })
+  }
+  const grouped = group(source.columns, lifts, radix, source.size, maxClasses, parts)
   if (!grouped) return undefined
   const { into, columns, size } = grouped
   const sensitive = source.sensitive.map((histograms, s) =>

@@ -7,7 +7,7 @@ import {
   isMonotone,
   type PrivacyModel,
 } from '../model/privacy.js'
-import { type BaseClasses, baseClasses, type Classes, rollUp } from './classes.js'
+import { type BaseClasses, baseClasses, type Classes, fuseColumns, rollUp } from './classes.js'
 import { createMetric, type Metric, type MetricName } from './metric.js'
 
 /**
@@ -76,6 +76,15 @@ export function searchOptimal(input: SearchInput): SearchResult {
     hierarchies.map((h) => (h.labels[0] as readonly string[]).length),
     input.sensitive.map((codes, s) => ({ codes, values: sensitiveValues[s] as number })),
     rows,
+  )
+  // The distinct tuples' small attributes fused into few 16-bit columns: a check from them reads a
+  // few narrow columns instead of one per quasi-identifier (each node then builds a table per fused
+  // column, so their combined codes stay well under the tuples' count).
+  const fused = fuseColumns(
+    base.columns,
+    hierarchies.map((h) => (h.labels[0] as readonly string[]).length),
+    base.size,
+    Math.min(65_536, Math.max(256, Math.floor(base.size / 4))),
   )
   const frequencies = input.qi.map((codes, a) => {
     const counts = new Int32Array(((hierarchies[a] as Hierarchy).map[0] as Int32Array).length)
@@ -161,9 +170,25 @@ export function searchOptimal(input: SearchInput): SearchResult {
       }
       const source = sourceFor(tier)
       if (combinations(tier) * 4 > source.size) continue
-      keep(node, (rollUp(source, tier, hierarchies, sensitiveValues) as { classes: Classes }).classes)
+      const rolled = rollUp(
+        source,
+        tier,
+        hierarchies,
+        sensitiveValues,
+        undefined,
+        source === base ? fused : undefined,
+      )
+      keep(node, (rolled as { classes: Classes }).classes)
     }
-    return rollUp(sourceFor(levels), levels, hierarchies, sensitiveValues, maxClasses)?.classes
+    const source = sourceFor(levels)
+    return rollUp(
+      source,
+      levels,
+      hierarchies,
+      sensitiveValues,
+      maxClasses,
+      source === base ? fused : undefined,
+    )?.classes
   }
 
   /** Checks one node; returns its value when it satisfies the model. */
@@ -204,29 +229,7 @@ export function searchOptimal(input: SearchInput): SearchResult {
     }
   }
 
-  // 1. Greedy descent from the top: the best predecessor that still passes, until none does.
-  const top = radix.map((r) => r - 1)
-  let current = nodeOf(top)
-  if (check(current) === undefined)
-    throw new TokumeiError(
-      'No generalization satisfies the privacy model, not even the most general: lower k, ℓ or the closeness demanded, or allow more suppression.',
-      { code: 'anonymize.no_solution', kind: 'invalid' },
-    )
-  for (;;) {
-    const levels = levelsOf(current)
-    let next: { node: number; value: number } | undefined
-    for (let a = 0; a < d; a++) {
-      if ((levels[a] as number) === 0) continue
-      const below = current - (place[a] as number)
-      if (state[below] === FAILED) continue
-      const value = state[below] === PASSED ? undefined : check(below)
-      if (value !== undefined && (!next || value < next.value)) next = { node: below, value }
-    }
-    if (!next) break
-    current = next.node
-  }
-
-  // 2. Every node from the top height down that could still beat the best.
+  // A-priori bounds of every node, and the nodes by height.
   const bounds = new Float64Array(latticeSize)
   const heights = new Int32Array(latticeSize)
   for (let node = 0; node < latticeSize; node++) {
@@ -234,24 +237,59 @@ export function searchOptimal(input: SearchInput): SearchResult {
     bounds[node] = metric.bound(levels)
     heights[node] = levels.reduce((s, l) => s + l, 0)
   }
+  const top = radix.map((r) => r - 1)
   const maxHeight = top.reduce((s, l) => s + l, 0)
   const byHeight = Array.from({ length: maxHeight + 1 }, () => [] as number[])
   for (let node = 0; node < latticeSize; node++) (byHeight[heights[node] as number] as number[]).push(node)
-  // Within a height, the most promising first: the best falls sooner and prunes more.
-  for (const nodes of byHeight) nodes.sort((x, y) => (bounds[x] as number) - (bounds[y] as number) || x - y)
+
+  /** Greedy descent: to the best predecessor that passes and could beat the best, until none does. */
+  const descend = (start: number) => {
+    let current = start
+    for (;;) {
+      const levels = levelsOf(current)
+      let next: { node: number; value: number } | undefined
+      for (let a = 0; a < d; a++) {
+        if ((levels[a] as number) === 0) continue
+        const below = current - (place[a] as number)
+        if (state[below] !== UNKNOWN) continue
+        if (best && (bounds[below] as number) >= best.value) continue
+        const value = check(below)
+        if (value !== undefined && (!next || value < next.value)) next = { node: below, value }
+      }
+      if (!next) return
+      current = next.node
+    }
+  }
+
+  // 1. From the top node down, greedily: a first solution, the best so far.
+  const topNode = nodeOf(top)
+  if (check(topNode) === undefined)
+    throw new TokumeiError(
+      'No generalization satisfies the privacy model, not even the most general: lower k, ℓ or the closeness demanded, or allow more suppression.',
+      { code: 'anonymize.no_solution', kind: 'invalid' },
+    )
+  descend(topNode)
+
+  // 2. Every node from the top height down that could still beat the best; from each that passes,
+  // a greedy descent again, so that the best falls fast and prunes the rest.
   for (let height = maxHeight; height >= 0; height--)
     for (const node of byHeight[height] as number[]) {
       if (state[node] !== UNKNOWN) continue
       if (best && (bounds[node] as number) >= best.value) continue
-      check(node)
+      if (check(node) !== undefined) descend(node)
     }
 
   const found = best as NonNullable<typeof best>
   // The chosen node once more from the distinct tuples, for each record's class.
   const levels = levelsOf(found.node)
-  const { classes, into } = rollUp(base, levels, hierarchies, sensitiveValues) as NonNullable<
-    ReturnType<typeof rollUp>
-  >
+  const { classes, into } = rollUp(
+    base,
+    levels,
+    hierarchies,
+    sensitiveValues,
+    undefined,
+    fused,
+  ) as NonNullable<ReturnType<typeof rollUp>>
   const failing = new Uint8Array(classes.size)
   const suppressed = failingRecords(classes, model, failing, scratch)
   const rowClass = new Int32Array(rows)
