@@ -42,7 +42,7 @@ describe('the policy', () => {
       /line 4: privacy\.k: must be at least 1/,
     )
     expect(bad('columns:\n  a: { role: sensitive }\nprivacy:\n  k: 2\n  colour: red\n')).toThrow(
-      /line 4: privacy: unknown key colour/,
+      /line 5: privacy: unknown key colour/,
     )
     expect(bad('columns:\n  name: { role: identifying, transform: keep }\n')).toThrow(
       /line 2: columns\.name\.transform: an identifying column must be dropped/,

@@ -171,6 +171,8 @@ export function parsePolicy(text: string, file: string): Policy {
     const issue = result.error.issues[0] as z.core.$ZodIssue
     // The line of the deepest node of the issue's path that exists in the document.
     let path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))
+    // An unknown key is pointed at itself.
+    if (issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined) path = [...path, issue.keys[0]]
     let node: unknown
     while (path.length > 0) {
       node = doc.getIn(path, true)
