@@ -121,8 +121,7 @@ function hierarchyFor(
   spec: ColumnPolicy['hierarchy'],
 ): Hierarchy {
   if (spec === undefined) return suppressionHierarchy(column)
-  if (typeof spec === 'string')
-    return readArxHierarchy(hierarchyPath(policy, spec), column, policy.csv.delimiter, spec)
+  if (typeof spec === 'string') return readArxHierarchy(hierarchyPath(policy, spec), column, undefined, spec)
   const source = `builtin:${spec.builtin}`
   switch (spec.builtin) {
     case 'age':

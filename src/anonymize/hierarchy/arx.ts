@@ -6,9 +6,10 @@ import type { Column } from '../table.js'
 import { bindHierarchy, type Hierarchy } from './hierarchy.js'
 
 /**
- * A hierarchy in ARX's CSV form: one row per value, `value;level1;level2;…` (no header), the same
- * number of levels on every row. The rows are the attribute's domain (the loss metric's shares are
- * counted over them), so a hierarchy may list values the data lack, but not the reverse.
+ * A hierarchy in ARX’s CSV form: one row per value, `value;level1;level2;…` (no header; the delimiter
+ * is read off the first row, so a comma works too), the same number of levels on every row. The rows
+ * are the attribute's domain (the loss metric's shares are counted over them), so a hierarchy may
+ * list values the data lack, but not the reverse.
  */
 export function readArxHierarchy(
   file: string,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { parse } from 'csv-parse/sync'
 import type { CsvRows } from '../csv.js'
-import { decodeCsv } from '../csv.js'
+import { decodeCsv, sniffDelimiter } from '../csv.js'
 import {
   ageBands,
   dateLevels,
@@ -246,8 +246,9 @@ function labelsOf(policy: Policy, spec: ColumnPolicy): (value: string) => readon
   if (h === undefined) return () => ['*']
   if (typeof h === 'string') {
     const file = hierarchyPath(policy, h)
-    const rows = parse(decodeCsv(readFileSync(file), file), {
-      delimiter: policy.csv.delimiter ?? ';',
+    const text = decodeCsv(readFileSync(file), file)
+    const rows = parse(text, {
+      delimiter: sniffDelimiter(text),
       relax_column_count: true,
       skip_empty_lines: true,
     }) as string[][]
