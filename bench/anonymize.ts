@@ -118,12 +118,12 @@ if (!values['skip-adult'] && SHARED_DATA) {
           maxSuppressed: Math.floor(suppression * table.rows),
           metric: 'loss',
         })
-      run()
+      await run()
       const times: number[] = []
-      let result = run()
+      let result = await run()
       for (let i = 0; i < 5; i++) {
         const start = performance.now()
-        result = run()
+        result = await run()
         times.push(performance.now() - start)
       }
       const arx = ARX[`${suppression}:${k}`] as (typeof ARX)[string]
@@ -268,7 +268,7 @@ for (const [suppression, k] of [
   [0.02, 10],
 ] as const) {
   const start = performance.now()
-  const result = searchOptimal({
+  const result = await searchOptimal({
     rows,
     hierarchies,
     qi,

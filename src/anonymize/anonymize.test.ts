@@ -188,11 +188,11 @@ metric: loss
 `
 
 describe('anonymizing a table', () => {
-  it('meets the model, drops and pseudonymizes, shifts dates, and reports the five measures', () => {
+  it('meets the model, drops and pseudonymizes, shifts dates, and reports the five measures', async () => {
     const { header, body } = extract(400)
     const table = tableFromRows(header, body)
     const policy = parsePolicy(POLICY, join(work, 'policy.yaml'))
-    const { output, report } = anonymizeTable(table, policy, { key: KEY })
+    const { output, report } = await anonymizeTable(table, policy, { key: KEY })
     expect(output.names).toEqual([
       'patient_id',
       'birth_year',
@@ -223,17 +223,17 @@ describe('anonymizing a table', () => {
     expect(verifyAnonymization({ input, output: written, policy }).ok).toBe(true)
   })
 
-  it('refuses a column the policy does not name', () => {
+  it('refuses a column the policy does not name', async () => {
     const table = tableFromRows(['a', 'b'], [['1', '2']])
     const policy = parsePolicy('columns:\n  a: { role: insensitive }\n', 'p.yaml')
-    expect(() => anonymizeTable(table, policy, { key: KEY })).toThrow(
+    await expect(anonymizeTable(table, policy, { key: KEY })).rejects.toThrow(
       /The input's column b has no role in the policy/,
     )
   })
 
-  it('satisfies k, ℓ and t on random tables, as the verifier recomputes them — or fails loudly', () => {
-    fc.assert(
-      fc.property(
+  it('satisfies k, ℓ and t on random tables, as the verifier recomputes them — or fails loudly', async () => {
+    await fc.assert(
+      fc.asyncProperty(
         fc.integer({ min: 5, max: 150 }),
         fc.integer({ min: 1, max: 6 }),
         fc.constantFrom(0, 0.05, 0.1),
@@ -241,7 +241,7 @@ describe('anonymizing a table', () => {
         fc.option(fc.constantFrom(0.3, 0.6), { nil: undefined }),
         fc.constantFrom('equal', 'hierarchical'),
         fc.integer({ min: 1, max: 1000 }),
-        (rows, k, suppression, l, t, distance, seed) => {
+        async (rows, k, suppression, l, t, distance, seed) => {
           const { header, body } = extract(rows, seed)
           const table = tableFromRows(header, body)
           const privacy = [`k: ${k}`, `suppression: ${suppression}`]
@@ -257,9 +257,9 @@ describe('anonymizing a table', () => {
             `  diagnosis: { ${diagnosis.join(', ')} }\n`,
           ).replace(/privacy: .*\n/, `privacy: { ${privacy.join(', ')} }\n`)
           const policy = parsePolicy(text, join(work, 'policy.yaml'))
-          let result: ReturnType<typeof anonymizeTable>
+          let result: Awaited<ReturnType<typeof anonymizeTable>>
           try {
-            result = anonymizeTable(table, policy, { key: KEY })
+            result = await anonymizeTable(table, policy, { key: KEY })
           } catch (error) {
             expect((error as { code?: string }).code).toBe('anonymize.no_solution')
             return
@@ -276,18 +276,17 @@ describe('anonymizing a table', () => {
 })
 
 describe('the verifier', () => {
-  const { header, body } = extract(200, 3)
-  const table = tableFromRows(header, body)
-  const policy = parsePolicy(POLICY, join(work, 'policy.yaml'))
-  const { output } = anonymizeTable(table, policy, { key: KEY })
-  const input = parseCsv(tableToCsv(table, ','), 'in.csv', ',')
-  const good = parseCsv(tableToCsv(output, ','), 'out.csv', ',')
-  const failed = (changed: typeof good) =>
-    verifyAnonymization({ input, output: changed, policy })
-      .checks.filter((c) => !c.ok)
-      .map((c) => c.name)
-
-  it('passes the engine’s output and catches every kind of tampering', () => {
+  it('passes the engine’s output and catches every kind of tampering', async () => {
+    const { header, body } = extract(200, 3)
+    const table = tableFromRows(header, body)
+    const policy = parsePolicy(POLICY, join(work, 'policy.yaml'))
+    const { output } = await anonymizeTable(table, policy, { key: KEY })
+    const input = parseCsv(tableToCsv(table, ','), 'in.csv', ',')
+    const good = parseCsv(tableToCsv(output, ','), 'out.csv', ',')
+    const failed = (changed: typeof good) =>
+      verifyAnonymization({ input, output: changed, policy })
+        .checks.filter((c) => !c.ok)
+        .map((c) => c.name)
     expect(failed(good)).toEqual([])
     // A dropped column left in.
     expect(
@@ -319,21 +318,21 @@ describe('the verifier', () => {
 })
 
 describe('tokumei anonymize on files', () => {
-  it('writes data.csv and report.json only when the verifier passes, and refuses a non-empty directory', () => {
+  it('writes data.csv and report.json only when the verifier passes, and refuses a non-empty directory', async () => {
     const { header, body } = extract(300, 9)
     const input = write('in.csv', [header, ...body].map((r) => r.join(',')).join('\n'))
     const policy = write('policy.yaml', POLICY)
     const out = join(work, 'out')
-    const { report, files } = anonymizeFiles({ policy, input, out, key: KEY })
+    const { report, files } = await anonymizeFiles({ policy, input, out, key: KEY })
     expect(readdirSync(out).sort()).toEqual(['data.csv', 'report.json'])
     expect(report.verification.ok).toBe(true)
     expect(JSON.parse(readFileSync(files.report, 'utf8')).summary.k).toBeGreaterThanOrEqual(3)
     expect(readFileSync(files.data, 'utf8')).not.toMatch(/CANARY|カナリア|090-9999/)
-    expect(() => anonymizeFiles({ policy, input, out, key: KEY })).toThrow(/is not empty/)
+    await expect(anonymizeFiles({ policy, input, out, key: KEY })).rejects.toThrow(/is not empty/)
     expect(existsSync(join(out, 'verification-failed.json'))).toBe(false)
   })
 
-  it('reads a CP932 file and names the line of a broken row', () => {
+  it('reads a CP932 file and names the line of a broken row', async () => {
     const policy = write(
       'p.yaml',
       'columns:\n  名前: { role: identifying }\n  年齢: { role: quasi-identifying, hierarchy: { builtin: age } }\nprivacy: { k: 1 }\n',
@@ -342,12 +341,12 @@ describe('tokumei anonymize on files', () => {
     const bytes = encodeCp932(text)
     const input = join(work, 'cp932.csv')
     writeFileSync(input, bytes)
-    const { report } = anonymizeFiles({ policy, input, out: join(work, 'out-cp932'), key: KEY })
+    const { report } = await anonymizeFiles({ policy, input, out: join(work, 'out-cp932'), key: KEY })
     expect(report.output.columns).toEqual(['年齢'])
     const broken = write('broken.csv', '名前,年齢\n山田,34\n佐藤,35,extra\n')
-    expect(() => anonymizeFiles({ policy, input: broken, out: join(work, 'out-broken'), key: KEY })).toThrow(
-      /broken\.csv, line 3: the row has a different number of fields from the header/,
-    )
+    await expect(
+      anonymizeFiles({ policy, input: broken, out: join(work, 'out-broken'), key: KEY }),
+    ).rejects.toThrow(/broken\.csv, line 3: the row has a different number of fields from the header/)
   })
 })
 

@@ -143,7 +143,11 @@ function hierarchyFor(
   }
 }
 
-export function anonymizeTable(table: Table, policy: Policy, options: AnonymizeOptions): AnonymizeResult {
+export async function anonymizeTable(
+  table: Table,
+  policy: Policy,
+  options: AnonymizeOptions,
+): Promise<AnonymizeResult> {
   const started = performance.now()
   for (const name of Object.keys(policy.columns))
     if (!table.column(name))
@@ -251,7 +255,7 @@ export function anonymizeTable(table: Table, policy: Policy, options: AnonymizeO
   const maxSuppressed = Math.floor(policy.privacy.suppression * table.rows + 1e-9)
 
   // 3. The search.
-  const result: SearchResult = searchOptimal({
+  const result: SearchResult = await searchOptimal({
     rows: table.rows,
     hierarchies,
     qi: qiNames.map((n) => (transformed.get(n) as Column).codes),

@@ -46,7 +46,7 @@ export function readKeyFile(file: string): Uint8Array {
   return Buffer.from(text, 'hex')
 }
 
-export function anonymizeFiles(options: AnonymizeFilesOptions): AnonymizeFilesResult {
+export async function anonymizeFiles(options: AnonymizeFilesOptions): Promise<AnonymizeFilesResult> {
   const policy = readPolicy(options.policy)
   if (existsSync(options.out) && readdirSync(options.out).length > 0)
     throw new TokumeiError(`${options.out} is not empty: choose an empty or new directory for the output.`, {
@@ -59,7 +59,7 @@ export function anonymizeFiles(options: AnonymizeFilesOptions): AnonymizeFilesRe
     encoding: policy.csv.encoding,
   })
   const key = options.key ?? randomBytes(32)
-  const { output, report } = anonymizeTable(table, policy, { key, source: basename(options.input) })
+  const { output, report } = await anonymizeTable(table, policy, { key, source: basename(options.input) })
   mkdirSync(options.out, { recursive: true })
   const data = join(options.out, 'data.csv')
   const partial = join(options.out, '.data.csv.partial')

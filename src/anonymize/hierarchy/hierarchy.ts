@@ -165,3 +165,51 @@ export function generatedHierarchy(column: Column, source: string, generalize: G
 export function suppressionHierarchy(column: Column): Hierarchy {
   return generatedHierarchy(column, 'builtin:suppress', () => ['*'])
 }
+
+/** A hierarchy as plain data (for a worker thread: structured clone keeps no methods). */
+export interface PlainHierarchy {
+  readonly column: string
+  readonly source: string
+  readonly height: number
+  readonly labels: readonly (readonly string[])[]
+  readonly map: readonly Int32Array[]
+  readonly domainSize: number
+  readonly share: readonly Float64Array[]
+  /** Lifts between higher levels (from ≥ 1); from level 0 they are `map`. */
+  readonly lifts: ReadonlyArray<readonly [number, number, Int32Array]>
+}
+
+export function plainHierarchy(h: Hierarchy): PlainHierarchy {
+  const lifts: Array<[number, number, Int32Array]> = []
+  for (let from = 1; from <= h.height; from++)
+    for (let to = from; to <= h.height; to++) lifts.push([from, to, h.lift(from, to)])
+  return {
+    column: h.column,
+    source: h.source,
+    height: h.height,
+    labels: h.labels,
+    map: h.map,
+    domainSize: h.domainSize,
+    share: h.share,
+    lifts,
+  }
+}
+
+export function hierarchyFromPlain(p: PlainHierarchy): Hierarchy {
+  const lifts = new Map(p.lifts.map(([from, to, lift]) => [`${from}:${to}`, lift]))
+  return {
+    column: p.column,
+    source: p.source,
+    height: p.height,
+    labels: p.labels,
+    map: p.map,
+    domainSize: p.domainSize,
+    share: p.share,
+    lift(from, to) {
+      if (from === 0) return p.map[to] as Int32Array
+      const lift = lifts.get(`${from}:${to}`)
+      if (!lift) throw new Error(`No lift from level ${from} to ${to} in ${p.source}.`)
+      return lift
+    },
+  }
+}

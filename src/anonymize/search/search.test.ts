@@ -92,14 +92,14 @@ describe('the optimal search on Adult, beside ARX 3.9.2 (peers/README.md)', () =
   ]
   it.runIf(HAS_ADULT)(
     'finds ARX’s global optimum in all six runs (levels, suppression, classes, loss)',
-    () => {
+    async () => {
       const { table } = readCsvTable(join(ADULT_DIR, 'adult.csv'), { delimiter: ';' })
       const columns = ADULT.map((n) => table.column(n) as NonNullable<ReturnType<typeof table.column>>)
       const hierarchies = columns.map((c) =>
         readArxHierarchy(join(ADULT_DIR, `adult_hierarchy_${c.name}.csv`), c, ';'),
       )
       for (const arx of ARX) {
-        const result = searchOptimal({
+        const result = await searchOptimal({
           rows: table.rows,
           hierarchies,
           qi: columns.map((c) => c.codes),
@@ -124,6 +124,39 @@ describe('the optimal search on Adult, beside ARX 3.9.2 (peers/README.md)', () =
           max: arx.max,
           loss: arx.loss,
         })
+      }
+    },
+    60_000,
+  )
+})
+
+describe('the search in worker threads', () => {
+  it.runIf(HAS_ADULT)(
+    'finds the same optimum as in one thread (Adult, k = 5, 2 % and 0 %)',
+    async () => {
+      const { table } = readCsvTable(join(ADULT_DIR, 'adult.csv'), { delimiter: ';' })
+      const columns = ADULT.map((n) => table.column(n) as NonNullable<ReturnType<typeof table.column>>)
+      const hierarchies = columns.map((c) =>
+        readArxHierarchy(join(ADULT_DIR, `adult_hierarchy_${c.name}.csv`), c, ';'),
+      )
+      for (const suppression of [0.02, 0]) {
+        const input = {
+          rows: table.rows,
+          hierarchies,
+          qi: columns.map((c) => c.codes),
+          sensitive: [],
+          model: { k: 5, sensitive: [] },
+          maxSuppressed: Math.floor(suppression * table.rows),
+          metric: 'loss' as const,
+        }
+        const here = await searchOptimal({ ...input, threads: 1 })
+        const there = await searchOptimal({ ...input, threads: 2 })
+        expect([there.levels, there.suppressed, there.value]).toEqual([
+          here.levels,
+          here.suppressed,
+          here.value,
+        ])
+        expect(Array.from(there.rowClass)).toEqual(Array.from(here.rowClass))
       }
     },
     60_000,
@@ -194,9 +227,9 @@ const tables = fc
   })
 
 describe('the optimal search, on random tables', () => {
-  it('finds the same best value as checking every node, and its result satisfies the model', () => {
-    fc.assert(
-      fc.property(tables, (t) => {
+  it('finds the same best value as checking every node, and its result satisfies the model', async () => {
+    await fc.assert(
+      fc.asyncProperty(tables, async (t) => {
         const input = {
           rows: t.rows,
           hierarchies: t.hierarchies,
@@ -215,9 +248,9 @@ describe('the optimal search, on random tables', () => {
           t.metric,
           t.rows,
         )
-        let result: ReturnType<typeof searchOptimal> | undefined
+        let result: Awaited<ReturnType<typeof searchOptimal>> | undefined
         try {
-          result = searchOptimal(input)
+          result = await searchOptimal(input)
         } catch (error) {
           // Only when no node at all satisfies the model, and loudly.
           expect((error as { code?: string }).code).toBe('anonymize.no_solution')

@@ -7,8 +7,10 @@ import {
   isMonotone,
   type PrivacyModel,
 } from '../model/privacy.js'
+import { type CheckContext, judge, plainContext } from './check.js'
 import { type BaseClasses, baseClasses, type Classes, fuseColumns, rollUp } from './classes.js'
-import { createMetric, type Metric, type MetricName } from './metric.js'
+import { createMetric, type Metric, type MetricContext, type MetricName } from './metric.js'
+import { CheckPool, PARALLEL_FROM_TUPLES, searchThreads } from './pool.js'
 
 /**
  * Optimal full-domain generalization: over the lattice of every quasi-identifier's levels, the node
@@ -36,6 +38,11 @@ export interface SearchInput {
   readonly maxNodes?: number
   /** Memory for the kept tier classes (default 256 MiB). */
   readonly tierBytes?: number
+  /**
+   * Worker threads to check nodes side by side (default: one per core when the table has at least
+   * 150 000 distinct tuples, else none).
+   */
+  readonly threads?: number
 }
 
 export interface SearchResult {
@@ -58,8 +65,10 @@ export interface SearchResult {
 const UNKNOWN = 0
 const FAILED = 1
 const PASSED = 2
+/** Sent to a worker, not answered yet. */
+const CHECKING = 3
 
-export function searchOptimal(input: SearchInput): SearchResult {
+export async function searchOptimal(input: SearchInput): Promise<SearchResult> {
   const { hierarchies, model, maxSuppressed, rows } = input
   const d = hierarchies.length
   const radix = hierarchies.map((h) => h.height + 1)
@@ -91,13 +100,14 @@ export function searchOptimal(input: SearchInput): SearchResult {
     for (let r = 0; r < rows; r++) counts[codes[r] as number] = (counts[codes[r] as number] as number) + 1
     return counts
   })
-  const metric: Metric = createMetric(input.metric, {
+  const metricContext: MetricContext = {
     rows,
     hierarchies,
     frequencies,
     distinctTuples: base.size,
     k: model.k,
-  })
+  }
+  const metric: Metric = createMetric(input.metric, metricContext)
   const monotone = isMonotone(model, maxSuppressed)
   const scratch: ReadonlyArray<HierarchicalScratch | undefined> = model.sensitive.map((s) =>
     s.closeness?.distance === 'hierarchical' && s.hierarchy ? hierarchicalScratch(s.hierarchy) : undefined,
@@ -191,24 +201,34 @@ export function searchOptimal(input: SearchInput): SearchResult {
     )?.classes
   }
 
-  /** Checks one node; returns its value when it satisfies the model. */
-  const check = (node: number): number | undefined => {
+  const context: CheckContext = {
+    base,
+    fused,
+    hierarchies,
+    model,
+    metric,
+    sensitiveValues,
+    maxSuppressed,
+    maxClasses,
+    scratch,
+  }
+  const threads = input.threads ?? (base.size >= PARALLEL_FROM_TUPLES ? searchThreads() : 1)
+  const pool =
+    threads > 1 ? new CheckPool(plainContext(context, input.metric, metricContext), threads) : undefined
+
+  /** Checks one node (in a worker, or here with the tiers); returns its value when it passes. */
+  const check = async (node: number): Promise<number | undefined> => {
     checked++
-    const classes = classesAt(levelsOf(node))
-    if (!classes) {
-      markFailed(node)
-      return undefined
-    }
-    const failing = new Uint8Array(classes.size)
-    const suppressed = failingRecords(classes, model, failing, scratch)
-    if (suppressed > maxSuppressed) {
+    const levels = levelsOf(node)
+    const outcome = pool ? await pool.check(levels) : judge(context, classesAt(levels))
+    if (!outcome.passed) {
       markFailed(node)
       return undefined
     }
     state[node] = PASSED
-    const value = metric.value(classes, failing)
-    if (!best || value < best.value || (value === best.value && node < best.node)) best = { node, value }
-    return value
+    if (!best || outcome.value < best.value || (outcome.value === best.value && node < best.node))
+      best = { node, value: outcome.value }
+    return outcome.value
   }
 
   /** A failed node and, for a monotone model, every node below it. */
@@ -243,41 +263,59 @@ export function searchOptimal(input: SearchInput): SearchResult {
   for (let node = 0; node < latticeSize; node++) (byHeight[heights[node] as number] as number[]).push(node)
 
   /** Greedy descent: to the best predecessor that passes and could beat the best, until none does. */
-  const descend = (start: number) => {
+  const descend = async (start: number) => {
     let current = start
     for (;;) {
       const levels = levelsOf(current)
-      let next: { node: number; value: number } | undefined
+      const below: number[] = []
       for (let a = 0; a < d; a++) {
         if ((levels[a] as number) === 0) continue
-        const below = current - (place[a] as number)
-        if (state[below] !== UNKNOWN) continue
-        if (best && (bounds[below] as number) >= best.value) continue
-        const value = check(below)
-        if (value !== undefined && (!next || value < next.value)) next = { node: below, value }
+        const node = current - (place[a] as number)
+        if (state[node] !== UNKNOWN) continue
+        if (best && (bounds[node] as number) >= best.value) continue
+        state[node] = CHECKING
+        below.push(node)
       }
+      const values = await Promise.all(below.map(check))
+      let next: { node: number; value: number } | undefined
+      values.forEach((value, i) => {
+        if (value !== undefined && (!next || value < next.value)) next = { node: below[i] as number, value }
+      })
       if (!next) return
-      current = next.node
+      current = (next as { node: number }).node
     }
   }
 
-  // 1. From the top node down, greedily: a first solution, the best so far.
-  const topNode = nodeOf(top)
-  if (check(topNode) === undefined)
-    throw new TokumeiError(
-      'No generalization satisfies the privacy model, not even the most general: lower k, ℓ or the closeness demanded, or allow more suppression.',
-      { code: 'anonymize.no_solution', kind: 'invalid' },
-    )
-  descend(topNode)
+  try {
+    // 1. From the top node down, greedily: a first solution, the best so far.
+    const topNode = nodeOf(top)
+    if ((await check(topNode)) === undefined)
+      throw new TokumeiError(
+        'No generalization satisfies the privacy model, not even the most general: lower k, ℓ or the closeness demanded, or allow more suppression.',
+        { code: 'anonymize.no_solution', kind: 'invalid' },
+      )
+    await descend(topNode)
 
-  // 2. Every node from the top height down that could still beat the best; from each that passes,
-  // a greedy descent again, so that the best falls fast and prunes the rest.
-  for (let height = maxHeight; height >= 0; height--)
-    for (const node of byHeight[height] as number[]) {
-      if (state[node] !== UNKNOWN) continue
-      if (best && (bounds[node] as number) >= best.value) continue
-      if (check(node) !== undefined) descend(node)
-    }
+    // 2. Every node from the top height down that could still beat the best; from each that passes,
+    // a greedy descent again, so that the best falls fast and prunes the rest. With workers, as many
+    // nodes are in hand at once as there are threads.
+    const inHand = new Set<Promise<void>>()
+    for (let height = maxHeight; height >= 0; height--)
+      for (const node of byHeight[height] as number[]) {
+        if (state[node] !== UNKNOWN) continue
+        if (best && (bounds[node] as number) >= (best as { value: number }).value) continue
+        state[node] = CHECKING
+        const work: Promise<void> = check(node).then(async (value) => {
+          if (value !== undefined) await descend(node)
+        })
+        inHand.add(work)
+        void work.finally(() => inHand.delete(work))
+        if (inHand.size >= threads) await Promise.race(inHand)
+      }
+    await Promise.all(inHand)
+  } finally {
+    await pool?.close()
+  }
 
   const found = best as NonNullable<typeof best>
   // The chosen node once more from the distinct tuples, for each record's class.

@@ -29,7 +29,7 @@ export function registerAnonymizeCommands(program: Command, define: Define): voi
       define(async ({ io, out }, options) => {
         const started = Date.now()
         out.progress('anonymizing …')
-        const { report, files } = anonymizeFiles({
+        const { report, files } = await anonymizeFiles({
           policy: resolve(io.cwd, String(options.policy)),
           input: resolve(io.cwd, String(options.input)),
           out: resolve(io.cwd, String(options.out)),
