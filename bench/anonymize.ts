@@ -3,23 +3,26 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import {
-  ageBands,
-  dateLevels,
-  icd10Levels,
-  intervalLevels,
-  municipalityLevels,
-} from '../src/anonymize/hierarchy/builtin.js'
-import {
+import type * as Builtins from '../src/anonymize/hierarchy/builtin.js'
+// The compiled engine (dist/, built by `npm ci`), as `tokumei` runs it: its worker threads then load
+// plain JavaScript, not TypeScript through tsx.
+import type * as Engine from '../src/anonymize/index.js'
+import { SHARED_DATA } from '../test/support/files.js'
+
+const engine = (await import(new URL('../dist/anonymize/index.js', import.meta.url).href)) as typeof Engine
+const builtins = (await import(
+  new URL('../dist/anonymize/hierarchy/builtin.js', import.meta.url).href
+)) as typeof Builtins
+const {
   encodeColumn,
   generatedHierarchy,
-  type Hierarchy,
   readArxHierarchy,
   readCsvTable,
   searchOptimal,
   suppressionHierarchy,
-} from '../src/anonymize/index.js'
-import { SHARED_DATA } from '../test/support/files.js'
+} = engine
+const { ageBands, dateLevels, icd10Levels, intervalLevels, municipalityLevels } = builtins
+type Hierarchy = Engine.Hierarchy
 
 /**
  * The anonymization engine beside ARX (../shared/peers/README.md): the six Adult runs of ARX's own
@@ -28,7 +31,8 @@ import { SHARED_DATA } from '../test/support/files.js'
  * `tokumei anonymize` process; then a synthetic table of 1 000 000 rows with 8 quasi-identifiers.
  * The reference in the same process is one pass that groups the records by all their
  * quasi-identifiers (the work of checking a single node from scratch): the ratio says how many such
- * passes the whole optimal search costs.
+ * passes the whole optimal search costs. It runs the compiled engine: `npm run build` first after a
+ * change.
  *
  *   npx tsx bench/anonymize.ts [--rows 1000000] [--skip-adult] [--skip-process]
  */

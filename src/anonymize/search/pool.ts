@@ -21,6 +21,30 @@ function startWorker(context: PlainCheckContext): Worker {
   return new Worker(loader, { eval: true, workerData: context })
 }
 
+type Typed = Int32Array | Uint16Array | Uint8Array | Int8Array | Float64Array
+
+/**
+ * The context with its large typed arrays moved into shared memory, so that every worker reads the
+ * same bytes instead of a copy of its own (the distinct tuples of a million records are tens of MB).
+ */
+function share<T>(value: T): T {
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+    const typed = value as unknown as Typed
+    if (typed.byteLength < 65_536 || typed.buffer instanceof SharedArrayBuffer) return value
+    const Kind = typed.constructor as new (buffer: SharedArrayBuffer) => Typed
+    const copy = new Kind(new SharedArrayBuffer(typed.byteLength))
+    copy.set(typed as never)
+    return copy as unknown as T
+  }
+  if (Array.isArray(value)) return value.map(share) as unknown as T
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [key, v] of Object.entries(value)) out[key] = share(v)
+    return out as T
+  }
+  return value
+}
+
 interface Job {
   readonly levels: number[]
   readonly resolve: (outcome: CheckOutcome) => void
@@ -37,7 +61,8 @@ export class CheckPool {
 
   constructor(context: PlainCheckContext, threads: number) {
     this.threads = threads
-    this.#workers = Array.from({ length: threads }, () => startWorker(context))
+    const shared = share(context)
+    this.#workers = Array.from({ length: threads }, () => startWorker(shared))
     this.#idle = [...this.#workers]
     for (const worker of this.#workers) {
       worker.on('message', (message: { id: number; outcome: CheckOutcome }) => {
