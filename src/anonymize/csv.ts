@@ -50,22 +50,18 @@ export function sniffDelimiter(text: string): string {
 export interface CsvRows {
   readonly header: string[]
   readonly rows: string[][]
-  /** The file line each row starts on (1-based), for messages. */
-  readonly lines: Int32Array
+  /** The file line a data row ends on (1-based), for messages; worked out only when asked. */
+  lineOf(row: number): number
   readonly delimiter: string
 }
 
+const OPTIONS = { bom: true, skip_empty_lines: true, relax_column_count: false } as const
+
 /** Parses a CSV with a header row; every row must have the header's number of fields. */
 export function parseCsv(text: string, file: string, delimiter = sniffDelimiter(text)): CsvRows {
-  let records: Array<{ record: string[]; info: { lines: number } }>
+  let records: string[][]
   try {
-    records = parse(text, {
-      delimiter,
-      bom: true,
-      info: true,
-      skip_empty_lines: true,
-      relax_column_count: false,
-    }) as unknown as Array<{ record: string[]; info: { lines: number } }>
+    records = parse(text, { ...OPTIONS, delimiter }) as string[][]
   } catch (error) {
     if (error instanceof CsvError) {
       const line = (error as CsvError & { lines?: number }).lines
@@ -84,7 +80,7 @@ export function parseCsv(text: string, file: string, delimiter = sniffDelimiter(
       kind: 'invalid',
       details: { file },
     })
-  const header = first.record.map((h) => h.trim())
+  const header = first.map((h) => h.trim())
   const seen = new Set<string>()
   for (const name of header) {
     if (name === '')
@@ -101,12 +97,21 @@ export function parseCsv(text: string, file: string, delimiter = sniffDelimiter(
       })
     seen.add(name)
   }
-  const body = records.slice(1)
+  // Lines are counted only for a message: a second parse with csv-parse's record info (quoted fields
+  // may span lines, so a row's index does not give its line).
+  let lines: Int32Array | undefined
   return {
     header,
-    rows: body.map((r) => r.record),
-    // csv-parse counts the lines read up to the end of the record.
-    lines: Int32Array.from(body, (r) => r.info.lines),
+    rows: records.slice(1),
+    lineOf(row) {
+      lines ??= Int32Array.from(
+        (
+          parse(text, { ...OPTIONS, delimiter, info: true }) as unknown as Array<{ info: { lines: number } }>
+        ).slice(1),
+        (r) => r.info.lines,
+      )
+      return lines[row] ?? row + 2
+    },
     delimiter,
   }
 }

@@ -87,7 +87,7 @@ export function verifyAnonymization({ input, output, policy, reference }: Verify
     for (let c = 0; c < output.header.length; c++) {
       const from = droppedValues.get(((output.rows[r] as string[])[c] ?? '').trim())
       if (from) {
-        leak = `a value of the dropped column ${from} appears in ${output.header[c]}, output line ${output.lines[r]}`
+        leak = `a value of the dropped column ${from} appears in ${output.header[c]}, output line ${output.lineOf(r)}`
         break
       }
     }
@@ -113,7 +113,7 @@ export function verifyAnonymization({ input, output, policy, reference }: Verify
         ? 'column missing'
         : found === -1
           ? 'no input value kept'
-          : `an input value kept at output line ${output.lines[found]}`,
+          : `an input value kept at output line ${output.lineOf(found)}`,
     )
   }
 
