@@ -7,7 +7,14 @@ import type * as Builtins from '../src/anonymize/hierarchy/builtin.js'
 // The compiled engine (dist/, built by `npm ci`), as `tokumei` runs it: its worker threads then load
 // plain JavaScript, not TypeScript through tsx.
 import type * as Engine from '../src/anonymize/index.js'
-import { SHARED_DATA } from '../test/support/files.js'
+import {
+  ADULT_ATTRIBUTES,
+  ADULT_DIR,
+  ARX_RUNS,
+  type ArxRun,
+  adultHierarchyFile,
+  HAS_ADULT,
+} from '../test/support/adult.js'
 
 const engine = (await import(new URL('../dist/anonymize/index.js', import.meta.url).href)) as typeof Engine
 const builtins = (await import(
@@ -44,18 +51,6 @@ const { values } = parseArgs({
   },
 })
 
-const ARX: Record<
-  string,
-  { ms: number; levels: number[]; suppressed: number; classes: number; loss: number }
-> = {
-  '0:2': { ms: 51.9, levels: [0, 4, 1, 1, 3, 2, 0, 2, 0], suppressed: 0, classes: 52, loss: 0.5297 },
-  '0:5': { ms: 46.0, levels: [0, 4, 1, 1, 3, 2, 2, 1, 0], suppressed: 0, classes: 24, loss: 0.5732 },
-  '0:10': { ms: 58.6, levels: [0, 4, 1, 1, 3, 2, 2, 1, 0], suppressed: 0, classes: 24, loss: 0.5732 },
-  '0.02:2': { ms: 918.9, levels: [0, 3, 0, 1, 2, 1, 1, 1, 0], suppressed: 573, classes: 872, loss: 0.2094 },
-  '0.02:5': { ms: 782.6, levels: [0, 3, 0, 2, 2, 1, 1, 2, 0], suppressed: 506, classes: 222, loss: 0.3137 },
-  '0.02:10': { ms: 677.7, levels: [0, 4, 0, 1, 2, 1, 1, 2, 0], suppressed: 592, classes: 124, loss: 0.3423 },
-}
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 
 /** One grouping pass over the records by every quasi-identifier, as the reference. */
@@ -71,24 +66,14 @@ function groupingPass(codes: readonly Int32Array[], radix: readonly number[], ro
   return performance.now() - start
 }
 
-const ADULT = [
-  'sex',
-  'age',
-  'race',
-  'marital-status',
-  'education',
-  'native-country',
-  'workclass',
-  'occupation',
-  'salary-class',
-]
+const ADULT = ADULT_ATTRIBUTES
 
-if (!values['skip-adult'] && SHARED_DATA) {
-  const dir = join(SHARED_DATA, 'kanon', 'arx-deidentifier_arx', 'data')
+if (!values['skip-adult'] && HAS_ADULT) {
+  const dir = ADULT_DIR
   const { table } = readCsvTable(join(dir, 'adult.csv'), { delimiter: ';' })
   const hierarchies = ADULT.map((n) =>
     readArxHierarchy(
-      join(dir, `adult_hierarchy_${n}.csv`),
+      adultHierarchyFile(n),
       table.column(n) as NonNullable<ReturnType<typeof table.column>>,
       ';',
     ),
@@ -130,7 +115,7 @@ if (!values['skip-adult'] && SHARED_DATA) {
         result = await run()
         times.push(performance.now() - start)
       }
-      const arx = ARX[`${suppression}:${k}`] as (typeof ARX)[string]
+      const arx = ARX_RUNS.find((r) => r.suppression === suppression && r.k === k) as ArxRun
       let classes = 0
       for (let c = 0; c < result.classes.size; c++) if (!result.failing[c]) classes++
       const same =
@@ -154,7 +139,7 @@ if (!values['skip-adult'] && SHARED_DATA) {
         const policy = join(work, `policy-${suppression}-${k}.yaml`)
         writeFileSync(
           policy,
-          `columns:\n${ADULT.map((n) => `  ${n}: { role: quasi-identifying, hierarchy: ${join(dir, `adult_hierarchy_${n}.csv`)} }`).join('\n')}\nprivacy: { k: ${k}, suppression: ${suppression} }\nmetric: loss\ncsv: { delimiter: ";" }\n`,
+          `columns:\n${ADULT.map((n) => `  ${n}: { role: quasi-identifying, hierarchy: ${adultHierarchyFile(n)} }`).join('\n')}\nprivacy: { k: ${k}, suppression: ${suppression} }\nmetric: loss\ncsv: { delimiter: ";" }\n`,
         )
         const runs = suppression === 0.02 && k === 5 ? 3 : 1
         for (let i = 0; i < runs; i++) {

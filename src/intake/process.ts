@@ -238,17 +238,7 @@ export async function processSubmission(
         .where('submission_id', '=', submissionId)
         .where('seq', '=', sql<number>`any(${items.map((i) => i.seq)}::int[])`)
         .execute()
-      const current = await trx
-        .selectFrom('intake.submission')
-        .select('counts')
-        .where('id', '=', submissionId)
-        .forUpdate()
-        .executeTakeFirstOrThrow()
-      await trx
-        .updateTable('intake.submission')
-        .set({ counts: JSON.stringify(sumCounts(current.counts, counts)) })
-        .where('id', '=', submissionId)
-        .execute()
+      await addToCounts(trx, submissionId, counts)
       return items.length
     })
     if (taken === 0) break
@@ -265,24 +255,14 @@ export async function processSubmission(
   // dated records in later batches have put them in the vault since, so they pass now.
   const regated = await releaseHeldRecords(context, { submissionId })
   if (regated.released > 0)
-    await db.transaction().execute(async (trx) => {
-      const current = await trx
-        .selectFrom('intake.submission')
-        .select('counts')
-        .where('id', '=', submissionId)
-        .forUpdate()
-        .executeTakeFirstOrThrow()
-      const counts = { ...emptyCounts(), ...(current.counts as Partial<ProcessCounts>) }
-      counts.held -= regated.released
-      counts.stored += regated.stored
-      counts.superseded += regated.superseded
-      counts.rows += regated.rows
-      await trx
-        .updateTable('intake.submission')
-        .set({ counts: JSON.stringify(counts) })
-        .where('id', '=', submissionId)
-        .execute()
-    })
+    await db.transaction().execute((trx) =>
+      addToCounts(trx, submissionId, {
+        held: -regated.released,
+        stored: regated.stored,
+        superseded: regated.superseded,
+        rows: regated.rows,
+      }),
+    )
   const final = await db.transaction().execute(async (trx) => {
     const row = await trx
       .updateTable('intake.submission')
@@ -372,10 +352,25 @@ function addCounts(a: ProcessCounts, b: Partial<ProcessCounts>): ProcessCounts {
   return out
 }
 
-function sumCounts(current: Record<string, number>, add: ProcessCounts): Record<string, number> {
+function sumCounts(current: Record<string, number>, add: Partial<ProcessCounts>): Record<string, number> {
   const out: Record<string, number> = { ...current }
-  for (const [key, value] of Object.entries(add)) out[key] = (out[key] ?? 0) + value
+  for (const [key, value] of Object.entries(add)) out[key] = (out[key] ?? 0) + (value ?? 0)
   return out
+}
+
+/** The submission's counts plus `add`, under its row lock (batches of two workers add up). */
+async function addToCounts(trx: Db, submissionId: number, add: Partial<ProcessCounts>): Promise<void> {
+  const current = await trx
+    .selectFrom('intake.submission')
+    .select('counts')
+    .where('id', '=', submissionId)
+    .forUpdate()
+    .executeTakeFirstOrThrow()
+  await trx
+    .updateTable('intake.submission')
+    .set({ counts: JSON.stringify(sumCounts(current.counts, add)) })
+    .where('id', '=', submissionId)
+    .execute()
 }
 
 /** FHIR Patient resources of the whole submission, by the id other resources refer to them with. */
@@ -664,7 +659,7 @@ export async function releaseHeldRecords(
     for (const [institutionId, list] of byInstitution) {
       const first = list[0] as (typeof rows)[number]
       const institution = { id: institutionId, code: first.code, noticeStart: first.notice_start }
-      const candidates: Candidate[] = []
+      const candidates: Array<Candidate & { heldId: number }> = []
       for (const row of list) {
         const group = JSON.parse(
           context.keyring.decryptText(
@@ -675,6 +670,7 @@ export async function releaseHeldRecords(
         ) as Array<ParsedRecord & { object?: string }>
         for (const record of group) {
           candidates.push({
+            heldId: row.id,
             submissionId: row.submission_id,
             seq: row.item_seq,
             receivedOn: dayOf(row.received_at),
@@ -684,11 +680,20 @@ export async function releaseHeldRecords(
         }
       }
       const counts = await context.db.transaction().execute(async (trx) => {
-        await trx
+        // Only the rows this transaction deletes are its to release: another worker re-gating the
+        // same rows at the same time waits here and then finds them gone.
+        const mine = await trx
           .deleteFrom('intake.held_record')
           .where('id', '=', sql<number>`any(${list.map((r) => r.id)}::bigint[])`)
+          .returning('id')
           .execute()
-        return storeCandidates(trx, context, institution, candidates)
+        const ids = new Set(mine.map((r) => r.id))
+        return storeCandidates(
+          trx,
+          context,
+          institution,
+          candidates.filter((c) => ids.has(c.heldId)),
+        )
       })
       released += (counts.stored ?? 0) + (counts.superseded ?? 0)
       stored += counts.stored ?? 0

@@ -1,9 +1,6 @@
-import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { exists, SHARED_DATA } from '../../../test/support/files.js'
-import { readCsvTable } from '../csv.js'
-import { readArxHierarchy } from '../hierarchy/arx.js'
+import { ARX_RUNS, HAS_ADULT, loadAdult } from '../../../test/support/adult.js'
 import { intervalLevels } from '../hierarchy/builtin.js'
 import { generatedHierarchy, type Hierarchy } from '../hierarchy/hierarchy.js'
 import { failingRecords, type PrivacyModel } from '../model/privacy.js'
@@ -12,100 +9,19 @@ import { baseClasses, rollUp } from './classes.js'
 import { createMetric, type MetricName } from './metric.js'
 import { searchOptimal } from './search.js'
 
-const ADULT_DIR = SHARED_DATA ? join(SHARED_DATA, 'kanon', 'arx-deidentifier_arx', 'data') : ''
-const HAS_ADULT = SHARED_DATA !== undefined && exists(join(ADULT_DIR, 'adult.csv'))
-const ADULT = [
-  'sex',
-  'age',
-  'race',
-  'marital-status',
-  'education',
-  'native-country',
-  'workclass',
-  'occupation',
-  'salary-class',
-]
-
 describe('the optimal search on Adult, beside ARX 3.9.2 (peers/README.md)', () => {
-  // ARX's published results for the same runs: levels, suppressed records, classes, loss.
-  const ARX = [
-    {
-      s: 0,
-      k: 2,
-      levels: [0, 4, 1, 1, 3, 2, 0, 2, 0],
-      suppressed: 0,
-      classes: 52,
-      min: 2,
-      max: 6319,
-      loss: 0.5297,
-    },
-    {
-      s: 0,
-      k: 5,
-      levels: [0, 4, 1, 1, 3, 2, 2, 1, 0],
-      suppressed: 0,
-      classes: 24,
-      min: 69,
-      max: 3951,
-      loss: 0.5732,
-    },
-    {
-      s: 0,
-      k: 10,
-      levels: [0, 4, 1, 1, 3, 2, 2, 1, 0],
-      suppressed: 0,
-      classes: 24,
-      min: 69,
-      max: 3951,
-      loss: 0.5732,
-    },
-    {
-      s: 0.02,
-      k: 2,
-      levels: [0, 3, 0, 1, 2, 1, 1, 1, 0],
-      suppressed: 573,
-      classes: 872,
-      min: 2,
-      max: 848,
-      loss: 0.2094,
-    },
-    {
-      s: 0.02,
-      k: 5,
-      levels: [0, 3, 0, 2, 2, 1, 1, 2, 0],
-      suppressed: 506,
-      classes: 222,
-      min: 5,
-      max: 3218,
-      loss: 0.3137,
-    },
-    {
-      s: 0.02,
-      k: 10,
-      levels: [0, 4, 0, 1, 2, 1, 1, 2, 0],
-      suppressed: 592,
-      classes: 124,
-      min: 10,
-      max: 3125,
-      loss: 0.3423,
-    },
-  ]
   it.runIf(HAS_ADULT)(
     'finds ARX’s global optimum in all six runs (levels, suppression, classes, loss)',
     async () => {
-      const { table } = readCsvTable(join(ADULT_DIR, 'adult.csv'), { delimiter: ';' })
-      const columns = ADULT.map((n) => table.column(n) as NonNullable<ReturnType<typeof table.column>>)
-      const hierarchies = columns.map((c) =>
-        readArxHierarchy(join(ADULT_DIR, `adult_hierarchy_${c.name}.csv`), c, ';'),
-      )
-      for (const arx of ARX) {
+      const { table, columns, hierarchies } = await loadAdult()
+      for (const arx of ARX_RUNS) {
         const result = await searchOptimal({
           rows: table.rows,
           hierarchies,
           qi: columns.map((c) => c.codes),
           sensitive: [],
           model: { k: arx.k, sensitive: [] },
-          maxSuppressed: Math.floor(arx.s * table.rows),
+          maxSuppressed: Math.floor(arx.suppression * table.rows),
           metric: 'loss',
         })
         const kept = Array.from(result.classes.counts).filter((_, c) => !result.failing[c])
@@ -134,11 +50,7 @@ describe('the search in worker threads', () => {
   it.runIf(HAS_ADULT)(
     'finds the same optimum as in one thread (Adult, k = 5, 2 % and 0 %)',
     async () => {
-      const { table } = readCsvTable(join(ADULT_DIR, 'adult.csv'), { delimiter: ';' })
-      const columns = ADULT.map((n) => table.column(n) as NonNullable<ReturnType<typeof table.column>>)
-      const hierarchies = columns.map((c) =>
-        readArxHierarchy(join(ADULT_DIR, `adult_hierarchy_${c.name}.csv`), c, ';'),
-      )
+      const { table, columns, hierarchies } = await loadAdult()
       for (const suppression of [0.02, 0]) {
         const input = {
           rows: table.rows,
