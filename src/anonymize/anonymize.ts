@@ -46,6 +46,8 @@ export interface AnonymizeOptions {
   readonly key: Uint8Array
   /** Name of the input, for the report. */
   readonly source?: string
+  /** Progress of the search, for long runs. */
+  readonly onProgress?: (message: string) => void
 }
 
 export type ColumnAction = 'drop' | 'keep' | 'pseudonymize' | 'generalize'
@@ -263,6 +265,10 @@ export async function anonymizeTable(
     model,
     maxSuppressed,
     metric: policy.metric as MetricName,
+    onProgress: options.onProgress
+      ? (checked, lattice) =>
+          options.onProgress?.(`searching: ${checked} of ${lattice} generalizations checked`)
+      : undefined,
   })
 
   // 4. The output: kept columns in the input's order, quasi-identifiers at their chosen levels,

@@ -19,6 +19,7 @@ export interface AnonymizeFilesOptions {
   readonly out: string
   /** The release key (32 bytes); a fresh random one when not given, kept nowhere. */
   readonly key?: Uint8Array
+  readonly onProgress?: (message: string) => void
 }
 
 export interface AnonymizeFilesResult {
@@ -59,7 +60,17 @@ export async function anonymizeFiles(options: AnonymizeFilesOptions): Promise<An
     encoding: policy.csv.encoding,
   })
   const key = options.key ?? randomBytes(32)
-  const { output, report } = await anonymizeTable(table, policy, { key, source: basename(options.input) })
+  options.onProgress?.(`read ${table.rows} rows of ${table.columns.length} columns`)
+  const { output, report } = await anonymizeTable(table, policy, {
+    key,
+    source: basename(options.input),
+    onProgress: options.onProgress,
+  })
+  options.onProgress?.(
+    `chose levels ${Object.entries(report.summary.levels)
+      .map(([c, l]) => `${c} ${l}`)
+      .join(', ')}; writing and verifying the output`,
+  )
   mkdirSync(options.out, { recursive: true })
   const data = join(options.out, 'data.csv')
   const partial = join(options.out, '.data.csv.partial')

@@ -43,6 +43,8 @@ export interface SearchInput {
    * 150 000 distinct tuples, else none).
    */
   readonly threads?: number
+  /** Told how many nodes have been checked, at most once a second. */
+  readonly onProgress?: (checked: number, latticeSize: number) => void
 }
 
 export interface SearchResult {
@@ -217,8 +219,13 @@ export async function searchOptimal(input: SearchInput): Promise<SearchResult> {
     threads > 1 ? new CheckPool(plainContext(context, input.metric, metricContext), threads) : undefined
 
   /** Checks one node (in a worker, or here with the tiers); returns its value when it passes. */
+  let reported = performance.now()
   const check = async (node: number): Promise<number | undefined> => {
     checked++
+    if (input.onProgress && performance.now() - reported > 1000) {
+      reported = performance.now()
+      input.onProgress(checked, latticeSize)
+    }
     const levels = levelsOf(node)
     const outcome = pool ? await pool.check(levels) : judge(context, classesAt(levels))
     if (!outcome.passed) {

@@ -30,6 +30,7 @@ export function registerAnonymizeCommands(program: Command, define: Define): voi
         const started = Date.now()
         out.progress('anonymizing …')
         const { report, files } = await anonymizeFiles({
+          onProgress: (message) => out.progress(message),
           policy: resolve(io.cwd, String(options.policy)),
           input: resolve(io.cwd, String(options.input)),
           out: resolve(io.cwd, String(options.out)),
