@@ -9,6 +9,10 @@ export {
   type StatutoryMeasure,
 } from './anonymize.js'
 export { parseCsv, readCsvTable, sniffDelimiter, tableToCsv } from './csv.js'
+export { DICOM_OPTIONS, type DicomOption } from './dicom/actions.js'
+export { type DeidOptions, type DeidOutcome, deidentifyDicom, replacementUid } from './dicom/deid.js'
+export { PROFILE, PROFILE_SOURCE } from './dicom/profile.js'
+export { deidentifyTree, type TreeResult } from './dicom/tree.js'
 export { type AnonymizeFilesResult, anonymizeFiles, readKeyFile } from './files.js'
 export { readArxHierarchy } from './hierarchy/arx.js'
 export {

@@ -9,6 +9,7 @@ import { registerAccountCommands } from './commands/account.js'
 import { registerAnonymizeCommands } from './commands/anonymize.js'
 import { registerAuditCommands } from './commands/audit.js'
 import { registerConfigCommands } from './commands/config.js'
+import { registerDicomCommands } from './commands/dicom.js'
 import { registerInitCommands } from './commands/init.js'
 import { registerInstitutionCommands } from './commands/institution.js'
 import { registerJobCommands } from './commands/jobs.js'
@@ -138,6 +139,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   registerOptOutCommands(program, define)
   registerLinkCommands(program, define)
   registerAnonymizeCommands(program, define)
+  registerDicomCommands(program, define)
   registerAccountCommands(program, define)
   registerMonitorCommands(program, define)
   registerScheduleCommands(program, define)

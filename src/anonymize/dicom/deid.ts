@@ -1,0 +1,374 @@
+import { createHmac } from 'node:crypto'
+import dcmjs from 'dcmjs'
+import { TokumeiError } from '../../model/index.js'
+import { dateOffset, pseudonym } from '../transform/transform.js'
+import { type Action, type DicomOption, resolveAction } from './actions.js'
+import { PROFILE, PROFILE_SOURCE } from './profile.js'
+
+/**
+ * DICOM de-identification by the Basic Application Level Confidentiality Profile (PS3.15 Annex E)
+ * and its options, on one Part 10 object in memory. Every attribute of Table E.1-1 gets its action
+ * (generated table, `profile.ts`); private attributes (odd groups) are removed; sequences are
+ * processed item by item, at every depth; UIDs are replaced by 2.25 UIDs derived from the release key
+ * by HMAC, so that every object of a study keeps pointing at the same study, series and instances
+ * within a release, and no two releases share one; dates are shifted by the person's offset (the
+ * same function as the tables' date shift) under Retain Longitudinal Temporal Information with
+ * Modified Dates. Objects that may carry text burned into the pixels are withheld for review.
+ */
+dcmjs.log.setLevel('error')
+dcmjs.log.getLogger('validation.dcmjs').setLevel('silent')
+
+interface Element {
+  vr: string
+  Value?: unknown[]
+  InlineBinary?: string
+}
+type Dataset = Record<string, Element>
+
+export interface DeidOptions {
+  /** The release key: UIDs and date offsets derive from it (32 bytes). */
+  readonly key: Uint8Array
+  readonly options?: ReadonlySet<DicomOption>
+  /** Date shifts span ± this many days (the policy's `date-shift.days`). */
+  readonly shiftDays?: number
+  /** Withhold objects that may have burned-in text (default true); false keeps them with a warning. */
+  readonly withholdBurnedIn?: boolean
+}
+
+export type DeidOutcome =
+  | {
+      readonly status: 'deidentified'
+      readonly bytes: Uint8Array
+      readonly studyUid: string
+      readonly seriesUid: string
+      readonly instanceUid: string
+      /** Attributes removed, emptied, replaced … (counts by action), for the report. */
+      readonly actions: Readonly<Record<string, number>>
+      readonly privateRemoved: number
+    }
+  | { readonly status: 'withheld'; readonly reason: string }
+
+/** Options that contradict each other (PS3.15 E.3). */
+const EXCLUSIVE: ReadonlyArray<readonly [DicomOption, DicomOption]> = [
+  ['retain-long-full-dates', 'retain-long-modified-dates'],
+]
+
+/** When several enabled options name an attribute, the first in this order decides. */
+const PRECEDENCE: readonly DicomOption[] = [
+  'retain-uids',
+  'retain-long-full-dates',
+  'retain-long-modified-dates',
+  'retain-patient-characteristics',
+  'retain-device-identity',
+  'retain-institution-identity',
+  'clean-structured-content',
+  'clean-graphics',
+  'clean-descriptors',
+  'retain-safe-private',
+]
+
+/** CID 7050 De-identification Method codes (PS3.16). */
+const METHOD_CODES: ReadonlyArray<readonly [DicomOption | 'basic', string, string]> = [
+  ['basic', '113100', 'Basic Application Confidentiality Profile'],
+  ['clean-graphics', '113103', 'Clean Graphics Option'],
+  ['clean-structured-content', '113104', 'Clean Structured Content Option'],
+  ['clean-descriptors', '113105', 'Clean Descriptors Option'],
+  ['retain-long-full-dates', '113106', 'Retain Longitudinal Temporal Information Full Dates Option'],
+  ['retain-long-modified-dates', '113107', 'Retain Longitudinal Temporal Information Modified Dates Option'],
+  ['retain-patient-characteristics', '113108', 'Retain Patient Characteristics Option'],
+  ['retain-device-identity', '113109', 'Retain Device Identity Option'],
+  ['retain-uids', '113110', 'Retain UIDs Option'],
+  ['retain-safe-private', '113111', 'Retain Safe Private Option'],
+  ['retain-institution-identity', '113112', 'Retain Institution Identity Option'],
+]
+
+const EXACT = new Map(PROFILE.filter(([tag]) => /^[0-9a-f]{8}$/.test(tag)).map((row) => [row[0], row]))
+const PATTERNS = PROFILE.filter(([tag]) => tag !== 'private' && !/^[0-9a-f]{8}$/.test(tag)).map((row) => ({
+  row,
+  matches: new RegExp(`^${row[0].replace(/x/g, '[0-9a-f]')}$`),
+}))
+
+function profileRow(tag: string) {
+  const key = tag.toLowerCase()
+  return EXACT.get(key) ?? PATTERNS.find((p) => p.matches.test(key))?.row
+}
+
+export function checkOptions(options: ReadonlySet<DicomOption>): void {
+  for (const [a, b] of EXCLUSIVE)
+    if (options.has(a) && options.has(b))
+      throw new TokumeiError(`The options ${a} and ${b} exclude each other: choose one.`, {
+        code: 'dicom.options',
+        kind: 'invalid',
+      })
+}
+
+/** The 2.25 UID that stands for `uid` under the key (its first 128 bits of HMAC, in decimal). */
+export function replacementUid(key: Uint8Array, uid: string): string {
+  const digest = createHmac('sha256', key).update(`tokumei.dicom-uid\u0000${uid.trim()}`).digest()
+  return `2.25.${BigInt(`0x${digest.subarray(0, 16).toString('hex')}`).toString(10)}`
+}
+
+const DUMMY: Readonly<Record<string, unknown>> = {
+  PN: { Alphabetic: 'ANONYMIZED' },
+  DA: '19000101',
+  TM: '000000',
+  DT: '19000101000000',
+  AS: '000Y',
+  UI: '2.25.0',
+  CS: 'ANONYMIZED',
+  SH: 'ANONYMIZED',
+  LO: 'ANONYMIZED',
+  ST: 'ANONYMIZED',
+  LT: 'ANONYMIZED',
+  UT: 'ANONYMIZED',
+  UC: 'ANONYMIZED',
+  AE: 'ANONYMIZED',
+  IS: '0',
+  DS: '0',
+  US: 0,
+  SS: 0,
+  UL: 0,
+  SL: 0,
+  FL: 0,
+  FD: 0,
+}
+
+const SECONDARY_CAPTURE = '1.2.840.10008.5.1.4.1.1.7'
+const ULTRASOUND = [
+  '1.2.840.10008.5.1.4.1.1.6.1',
+  '1.2.840.10008.5.1.4.1.1.6.2',
+  '1.2.840.10008.5.1.4.1.1.3.1',
+]
+
+const first = (element: Element | undefined): unknown => element?.Value?.[0]
+const textOf = (element: Element | undefined): string | undefined => {
+  const value = first(element)
+  return typeof value === 'string' ? value.trim() : undefined
+}
+
+/** Why an object may carry text burned into its pixels, if it may. */
+export function burnedInReason(dataset: Dataset): string | undefined {
+  if (textOf(dataset['00280301'])?.toUpperCase() === 'YES') return 'BurnedInAnnotation is YES'
+  const sopClass = textOf(dataset['00080016']) ?? ''
+  if (sopClass === SECONDARY_CAPTURE || sopClass.startsWith(`${SECONDARY_CAPTURE}.`))
+    return 'a secondary capture image'
+  if (ULTRASOUND.includes(sopClass) || textOf(dataset['00080060']) === 'US') return 'an ultrasound image'
+  return undefined
+}
+
+function shiftDa(value: string, offset: number): string {
+  const v = value.trim()
+  const match = /^(\d{4})(\d{2})(\d{2})$/.exec(v)
+  if (!match) return ''
+  const date = new Date(
+    Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])) + offset * 86_400_000,
+  )
+  return date.toISOString().slice(0, 10).replaceAll('-', '')
+}
+
+interface Walk {
+  readonly key: Uint8Array
+  readonly options: ReadonlySet<DicomOption>
+  readonly offset: number
+  readonly actions: Record<string, number>
+  privateRemoved: number
+}
+
+function actionFor(tag: string, walk: Walk): Action | undefined {
+  const row = profileRow(tag)
+  if (!row) return undefined
+  const [, , basic, options] = row
+  for (const option of PRECEDENCE) {
+    const action = options?.[option]
+    if (action && walk.options.has(option)) return resolveAction(action)
+  }
+  return resolveAction(basic)
+}
+
+/** Replaces every UI value in a dataset (and its sequences) by its 2.25 stand-in. */
+function replaceUids(dataset: Dataset, walk: Walk): void {
+  for (const element of Object.values(dataset)) {
+    if (element.vr === 'UI' && element.Value)
+      element.Value = element.Value.map((v) =>
+        typeof v === 'string' && v.trim() !== '' ? replacementUid(walk.key, v) : v,
+      )
+    else if (element.vr === 'SQ')
+      for (const item of (element.Value ?? []) as Dataset[]) replaceUids(item, walk)
+  }
+}
+
+function clean(element: Element, walk: Walk): 'kept' | 'removed' {
+  if (element.vr === 'DA' && walk.options.has('retain-long-modified-dates')) {
+    element.Value = (element.Value ?? []).map((v) => (typeof v === 'string' ? shiftDa(v, walk.offset) : v))
+    return 'kept'
+  }
+  if (element.vr === 'DT' && walk.options.has('retain-long-modified-dates')) {
+    element.Value = (element.Value ?? []).map((v) =>
+      typeof v === 'string' && v.length >= 8 ? `${shiftDa(v.slice(0, 8), walk.offset)}${v.slice(8)}` : v,
+    )
+    return 'kept'
+  }
+  // A time of day keeps its value: the shift is whole days.
+  if (element.vr === 'TM') return 'kept'
+  // Free-text descriptors cannot be cleaned without reading them: removed (the text scrubber will
+  // clean them when it exists).
+  return 'removed'
+}
+
+function deidentifyDataset(dataset: Dataset, walk: Walk): void {
+  for (const tag of Object.keys(dataset)) {
+    const element = dataset[tag] as Element
+    const group = Number.parseInt(tag.slice(0, 4), 16)
+    if (group % 2 === 1) {
+      delete dataset[tag]
+      walk.privateRemoved++
+      continue
+    }
+    const action = actionFor(tag, walk)
+    const count = (name: string) => {
+      walk.actions[name] = (walk.actions[name] ?? 0) + 1
+    }
+    if (action === undefined) {
+      // Not in the table: kept, but its sequences' items are de-identified all the same.
+      if (element.vr === 'SQ')
+        for (const item of (element.Value ?? []) as Dataset[]) deidentifyDataset(item, walk)
+      continue
+    }
+    count(action)
+    switch (action) {
+      case 'X':
+        delete dataset[tag]
+        break
+      case 'Z':
+        element.Value = []
+        break
+      case 'D':
+        // The patient ID becomes the person's pseudonym in this release (one per patient, so a
+        // recipient can still tell one patient's images from another's); other values a dummy.
+        if (tag === '00100020' && typeof first(element) === 'string' && textOf(element) !== '')
+          element.Value = [pseudonym(walk.key, textOf(element) as string)]
+        else
+          element.Value =
+            element.vr === 'SQ' ? [] : DUMMY[element.vr] === undefined ? [] : [DUMMY[element.vr]]
+        break
+      case 'K':
+        if (element.vr === 'SQ')
+          for (const item of (element.Value ?? []) as Dataset[]) deidentifyDataset(item, walk)
+        break
+      case 'U':
+        if (element.vr === 'SQ')
+          for (const item of (element.Value ?? []) as Dataset[]) {
+            deidentifyDataset(item, walk)
+            replaceUids(item, walk)
+          }
+        else if (element.Value)
+          element.Value = element.Value.map((v) =>
+            typeof v === 'string' && v.trim() !== '' ? replacementUid(walk.key, v) : v,
+          )
+        break
+      case 'C':
+        if (element.vr === 'SQ')
+          for (const item of (element.Value ?? []) as Dataset[]) deidentifyDataset(item, walk)
+        else if (clean(element, walk) === 'removed') delete dataset[tag]
+        break
+    }
+  }
+}
+
+/** The bytes a dataset's values take, roughly (strings by length, binary by size, items inside). */
+function valueBytes(dataset: Dataset): number {
+  let total = 0
+  for (const element of Object.values(dataset))
+    for (const value of element.Value ?? []) {
+      if (value instanceof ArrayBuffer) total += value.byteLength
+      else if (ArrayBuffer.isView(value)) total += value.byteLength
+      else if (typeof value === 'string') total += value.length
+      else if (element.vr === 'SQ' && value && typeof value === 'object')
+        total += valueBytes(value as Dataset)
+      else total += 8
+    }
+  return total
+}
+
+function codeItem(code: string, meaning: string): Dataset {
+  return {
+    '00080100': { vr: 'SH', Value: [code] },
+    '00080102': { vr: 'SH', Value: ['DCM'] },
+    '00080104': { vr: 'LO', Value: [meaning] },
+  }
+}
+
+/** De-identifies one Part 10 object. A file dcmjs cannot read is an error (the caller quarantines it). */
+export function deidentifyDicom(bytes: Uint8Array, settings: DeidOptions): DeidOutcome {
+  const options = settings.options ?? new Set<DicomOption>()
+  checkOptions(options)
+  let message: { meta: Dataset; dict: Dataset; write(): ArrayBuffer }
+  try {
+    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
+    message = dcmjs.data.DicomMessage.readFile(buffer) as unknown as typeof message
+  } catch (error) {
+    throw new TokumeiError(`not a DICOM file dcmjs can read (${(error as Error).name})`, {
+      code: 'dicom.unreadable',
+      kind: 'invalid',
+    })
+  }
+  const dataset = message.dict
+  // A file read leniently into nonsense (an element longer than the file) is refused, not written.
+  if (valueBytes(dataset) > bytes.byteLength * 2 + 65_536)
+    throw new TokumeiError('the file does not parse consistently (its elements are longer than the file)', {
+      code: 'dicom.unreadable',
+      kind: 'invalid',
+    })
+  const withheld = burnedInReason(dataset)
+  if (withheld && settings.withholdBurnedIn !== false) return { status: 'withheld', reason: withheld }
+  // The person's offset, from the patient ID as the hospital sent it (every object of one person
+  // at one institution moves by the same days).
+  const person = textOf(dataset['00100020']) ?? textOf(dataset['0020000d']) ?? ''
+  const walk: Walk = {
+    key: settings.key,
+    options,
+    offset: dateOffset(settings.key, `dicom\u0000${person}`, settings.shiftDays ?? 365),
+    actions: {},
+    privateRemoved: 0,
+  }
+  deidentifyDataset(dataset, walk)
+  // What was done, said in the object itself (PS3.15 E.1.1, PS3.3 C.12.1.1.1).
+  dataset['00120062'] = { vr: 'CS', Value: ['YES'] }
+  const used = METHOD_CODES.filter(([option]) => option === 'basic' || options.has(option))
+  dataset['00120063'] = {
+    vr: 'LO',
+    Value: [`tokumei; ${PROFILE_SOURCE}`.slice(0, 64)],
+  }
+  dataset['00120064'] = { vr: 'SQ', Value: used.map(([, code, meaning]) => codeItem(code, meaning)) }
+  dataset['00280303'] = {
+    vr: 'CS',
+    Value: [
+      options.has('retain-long-full-dates')
+        ? 'UNMODIFIED'
+        : options.has('retain-long-modified-dates')
+          ? 'MODIFIED'
+          : 'REMOVED',
+    ],
+  }
+  // The file meta must name the new instance.
+  const instanceUid = textOf(dataset['00080018']) ?? ''
+  if (message.meta['00020003']) message.meta['00020003'] = { vr: 'UI', Value: [instanceUid] }
+  let written: ArrayBuffer
+  try {
+    written = message.write()
+  } catch (error) {
+    throw new TokumeiError(`the de-identified object could not be written (${(error as Error).name})`, {
+      code: 'dicom.unwritable',
+      kind: 'invalid',
+    })
+  }
+  return {
+    status: 'deidentified',
+    bytes: new Uint8Array(written),
+    studyUid: textOf(dataset['0020000d']) ?? '',
+    seriesUid: textOf(dataset['0020000e']) ?? '',
+    instanceUid,
+    actions: walk.actions,
+    privateRemoved: walk.privateRemoved,
+  }
+}
