@@ -323,7 +323,7 @@ export function deidentifyDicom(bytes: Uint8Array, settings: DeidOptions): DeidO
   if (withheld && settings.withholdBurnedIn !== false) return { status: 'withheld', reason: withheld }
   // The person's offset, from the patient ID as the hospital sent it (every object of one person
   // at one institution moves by the same days).
-  const person = textOf(dataset['00100020']) ?? textOf(dataset['0020000d']) ?? ''
+  const person = textOf(dataset['00100020']) ?? textOf(dataset['0020000D']) ?? ''
   const walk: Walk = {
     key: settings.key,
     options,
@@ -365,8 +365,8 @@ export function deidentifyDicom(bytes: Uint8Array, settings: DeidOptions): DeidO
   return {
     status: 'deidentified',
     bytes: new Uint8Array(written),
-    studyUid: textOf(dataset['0020000d']) ?? '',
-    seriesUid: textOf(dataset['0020000e']) ?? '',
+    studyUid: textOf(dataset['0020000D']) ?? '',
+    seriesUid: textOf(dataset['0020000E']) ?? '',
     instanceUid,
     actions: walk.actions,
     privateRemoved: walk.privateRemoved,
