@@ -17,6 +17,8 @@ declare module 'dcmjs' {
       DicomMetaDictionary: {
         denaturalizeDataset(dataset: Dataset): Record<string, { vr: string; Value: unknown[] }>
         naturalizeDataset(dict: Record<string, unknown>): Dataset
+        /** The data dictionary, keyed by "(gggg,eeee)". */
+        dictionary: Record<string, { vr: string; name: string } | undefined>
       }
     }
   }
