@@ -1,27 +1,9 @@
 import { Command, CommanderError } from 'commander'
 import { type Config, loadConfig, type Zone } from '../config/index.js'
-import { fromDatabaseError } from '../db/index.js'
+import { fromDatabaseError } from '../db/errors.js'
 import { TokumeiError } from '../model/index.js'
-import { openRuntime, type Runtime } from '../runtime/index.js'
-import { blockedSubjects } from '../security/index.js'
+import type { Runtime } from '../runtime/index.js'
 import { TOKUMEI_VERSION } from '../version.js'
-import { registerAccountCommands } from './commands/account.js'
-import { registerAnonymizeCommands } from './commands/anonymize.js'
-import { registerAuditCommands } from './commands/audit.js'
-import { registerConfigCommands } from './commands/config.js'
-import { registerDicomCommands } from './commands/dicom.js'
-import { registerInitCommands } from './commands/init.js'
-import { registerInstitutionCommands } from './commands/institution.js'
-import { registerJobCommands } from './commands/jobs.js'
-import { registerKeyCommands } from './commands/keys.js'
-import { registerLinkCommands } from './commands/link.js'
-import { registerMonitorCommands } from './commands/monitor.js'
-import { registerOptOutCommands } from './commands/optout.js'
-import { registerScheduleCommands } from './commands/schedule.js'
-import { registerServeCommand } from './commands/serve.js'
-import { registerSessionCommands } from './commands/session.js'
-import { registerSubmitCommands } from './commands/submit.js'
-import { registerSynthCommand } from './commands/synth.js'
 import { type CliIo, Output, processIo } from './io.js'
 import { RemoteClient } from './remote.js'
 
@@ -106,6 +88,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
           return server ? new RemoteClient(server, io.env) : undefined
         },
         withRuntime: async (fn, zone = 'core') => {
+          const { openRuntime } = await import('../runtime/index.js')
           const runtime = await openRuntime(context.config(), { zone: zone === 'owner' ? undefined : zone })
           try {
             await refuseBlockedOperator(runtime)
@@ -127,23 +110,21 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
       }
     }
 
-  registerInitCommands(program, define)
-  registerServeCommand(program, define)
-  registerJobCommands(program, define)
-  registerKeyCommands(program, define)
-  registerAuditCommands(program, define)
-  registerConfigCommands(program, define)
-  registerSynthCommand(program, define)
-  registerInstitutionCommands(program, define)
-  registerSubmitCommands(program, define)
-  registerOptOutCommands(program, define)
-  registerLinkCommands(program, define)
-  registerAnonymizeCommands(program, define)
-  registerDicomCommands(program, define)
-  registerAccountCommands(program, define)
-  registerMonitorCommands(program, define)
-  registerScheduleCommands(program, define)
-  registerSessionCommands(program, define)
+  // Only the module of the command asked for is loaded (each pulls in its own part of tokumei: the
+  // server, the database, the engine …); help and unknown commands load them all.
+  const asked = commandAsked(argv)
+  const versionOnly = asked === undefined && (argv.includes('-V') || argv.includes('--version'))
+  const modules = versionOnly
+    ? []
+    : asked && asked in COMMAND_MODULES
+      ? [COMMAND_MODULES[asked] as string]
+      : [...new Set(Object.values(COMMAND_MODULES))]
+  for (const name of modules) {
+    const module = (await import(`./commands/${name}.js`)) as Record<string, unknown>
+    for (const [exported, register] of Object.entries(module))
+      if (exported.startsWith('register') && typeof register === 'function')
+        (register as (program: Command, define: Define) => void)(program, define)
+  }
   for (const command of program.commands) inheritSettings(command, io)
 
   try {
@@ -166,6 +147,47 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
 
 const REMOTE_COMMANDS = 'login, logout, alerts, unblock, approvals, approve'
 
+/** The command word of a command line: its first argument that is not an option or an option's value. */
+function commandAsked(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    if (arg === '-c' || arg === '--config' || arg === '--server') i++
+    else if (!arg.startsWith('-')) return arg
+  }
+  return undefined
+}
+
+/** Each top-level command and the module under commands/ that registers it (a test keeps this true). */
+export const COMMAND_MODULES: Readonly<Record<string, string>> = {
+  init: 'init',
+  migrate: 'init',
+  serve: 'serve',
+  process: 'jobs',
+  jobs: 'jobs',
+  keys: 'keys',
+  audit: 'audit',
+  config: 'config',
+  synth: 'synth',
+  institution: 'institution',
+  submit: 'submit',
+  submission: 'submit',
+  quarantine: 'submit',
+  optout: 'optout',
+  link: 'link',
+  anonymize: 'anonymize',
+  risk: 'anonymize',
+  dicom: 'dicom',
+  account: 'account',
+  alerts: 'monitor',
+  monitor: 'monitor',
+  unblock: 'monitor',
+  approvals: 'monitor',
+  approve: 'monitor',
+  schedule: 'schedule',
+  login: 'session',
+  logout: 'session',
+}
+
 function commandPath(command: Command): string {
   const names: string[] = []
   for (let c: Command | null = command; c?.parent; c = c.parent) names.unshift(c.name())
@@ -175,6 +197,7 @@ function commandPath(command: Command): string {
 /** A core-host operator the monitor blocked runs no command until two other people lift the block. */
 async function refuseBlockedOperator(runtime: Runtime): Promise<void> {
   if (!runtime.actor.startsWith('os:')) return
+  const { blockedSubjects } = await import('../security/index.js')
   const blocked = await blockedSubjects(runtime.db.kysely, [runtime.actor])
   if (blocked.size > 0)
     throw new TokumeiError(

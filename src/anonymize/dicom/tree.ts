@@ -75,6 +75,7 @@ export function deidentifyTree(
   const refused: Array<{ path: string; reason: string }> = []
   const actions: Record<string, number> = {}
   const studies = new Set<string>()
+  const made = new Set<string>()
   const root = statSync(input).isFile() ? join(input, '..') : input
   for (const path of filesOf(input)) {
     files++
@@ -92,7 +93,10 @@ export function deidentifyTree(
         continue
       }
       const dir = join(out, outcome.studyUid || 'study', outcome.seriesUid || 'series')
-      mkdirSync(dir, { recursive: true })
+      if (!made.has(dir)) {
+        mkdirSync(dir, { recursive: true })
+        made.add(dir)
+      }
       const target = join(dir, `${outcome.instanceUid || `instance-${files}`}.dcm`)
       writeFileSync(`${target}.partial`, outcome.bytes)
       renameSync(`${target}.partial`, target)
