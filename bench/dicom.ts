@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -127,13 +127,15 @@ function bench(label: string, input: string) {
   console.log(`  ratio tokumei/gdcmanon (files/s): ${(g / o).toFixed(2)}`)
 }
 
-// 1. The public test files, ten times over.
+// 1. The public test files, ten times over, in one flat directory (gdcmanon does not make the
+// directories of a tree in its output).
 if (SHARED_DATA && existsSync(join(SHARED_DATA, 'dicom'))) {
   const corpus = join(work, 'shared')
+  mkdirSync(corpus)
+  const dicom = listFiles(join(SHARED_DATA, 'dicom')).filter((f) => f.endsWith('.dcm'))
   for (let copy = 0; copy < 10; copy++)
-    cpSync(join(SHARED_DATA, 'dicom'), join(corpus, String(copy)), { recursive: true })
-  // Only .dcm files, as the peers measured.
-  for (const f of listFiles(corpus)) if (!f.endsWith('.dcm')) rmSync(join(corpus, f))
+    for (const f of dicom)
+      cpSync(join(SHARED_DATA, 'dicom', f), join(corpus, `${copy}-${f.split('/').at(-1)}`))
   bench('shared/data DICOM × 10', corpus)
 }
 
@@ -156,7 +158,10 @@ execFileSync(
   { stdio: 'ignore' },
 )
 const dicomOnly = join(work, 'synth-dicom')
-for (const hospital of readdirSync(synth).filter((d) => /^\d{10}$/.test(d)))
-  cpSync(join(synth, hospital, 'dicom'), join(dicomOnly, hospital), { recursive: true })
+mkdirSync(dicomOnly)
+for (const [i, f] of listFiles(synth)
+  .filter((f) => f.endsWith('.dcm'))
+  .entries())
+  cpSync(join(synth, f), join(dicomOnly, `${i}.dcm`))
 bench(`synthetic studies (${values.persons} persons, 3 hospitals)`, dicomOnly)
 rmSync(work, { recursive: true, force: true })
