@@ -215,11 +215,11 @@ describe('tokumei dicom deid on trees', () => {
     const { dir } = await generate({ persons: 30, hospitals: 2, seed: 'dicom-deid', formats: ['dicom'] })
     const out = mkdtempSync(join(tmpdir(), 'tk-dicom-out-'))
     // By default, objects that may show burned-in text are withheld for review …
-    const withheld = deidentifyTree(dir, join(out, 'default'), { key: KEY })
+    const withheld = await deidentifyTree(dir, join(out, 'default'), { key: KEY })
     expect(withheld.withheld.length).toBeGreaterThan(0)
     expect(withheld.withheld.every((w) => /burned|secondary|ultrasound/i.test(w.reason))).toBe(true)
     // … here they are all written, so that every header is checked.
-    const result = deidentifyTree(dir, join(out, 'released'), {
+    const result = await deidentifyTree(dir, join(out, 'released'), {
       key: KEY,
       options: new Set(['retain-long-modified-dates']),
       withholdBurnedIn: false,
@@ -227,6 +227,21 @@ describe('tokumei dicom deid on trees', () => {
     expect(result.deidentified).toBeGreaterThan(10)
     expect(result.refused.filter((r) => !r.path.includes('truth'))).toEqual([])
     expect(result.privateRemoved).toBeGreaterThan(0)
+    // Shared among two worker threads, the same files come out the same, byte for byte.
+    const parallel = await deidentifyTree(
+      dir,
+      join(out, 'parallel'),
+      { key: KEY, options: new Set(['retain-long-modified-dates']), withholdBurnedIn: false },
+      undefined,
+      2,
+      1,
+    )
+    expect(parallel.deidentified).toBe(result.deidentified)
+    for (const file of listFiles(join(out, 'released')).filter((f) => f.endsWith('.dcm')))
+      expect(
+        readFileSync(join(out, 'parallel', file)).equals(readFileSync(join(out, 'released', file))),
+        file,
+      ).toBe(true)
     const canaries = readFileSync(join(dir, 'truth', 'canaries.txt'), 'utf8')
       .split('\n')
       .filter((c) => c.length >= 4)
@@ -251,7 +266,7 @@ describe('tokumei dicom deid on trees', () => {
     }
   }, 60_000)
 
-  it('refuses files dcmjs cannot read with a reason, and goes on with the rest', () => {
+  it('refuses files dcmjs cannot read with a reason, and goes on with the rest', async () => {
     const input = mkdtempSync(join(tmpdir(), 'tk-dicom-in-'))
     writeFileSync(join(input, 'not-dicom.txt'), 'hello')
     const samples = sharedData('dicom', 'pydicom_pydicom', 'src', 'pydicom', 'data', 'test_files')
@@ -265,7 +280,9 @@ describe('tokumei dicom deid on trees', () => {
       join(input, 'truncated.dcm'),
       Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), Buffer.from([2, 0, 1])]),
     )
-    const result = deidentifyTree(input, join(input, '..', `${input.split('/').at(-1)}-out`), { key: KEY })
+    const result = await deidentifyTree(input, join(input, '..', `${input.split('/').at(-1)}-out`), {
+      key: KEY,
+    })
     const reasons = Object.fromEntries(result.refused.map((r) => [r.path, r.reason]))
     expect(reasons['not-dicom.txt']).toMatch(/not a DICOM Part 10 file/)
     expect(reasons['truncated.dcm']).toMatch(/dcmjs|parse/)

@@ -7,16 +7,20 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { join, relative } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import { TokumeiError } from '../../model/index.js'
+import type { DicomOption } from './actions.js'
 import { type DeidOptions, deidentifyDicom } from './deid.js'
 
 /**
- * `tokumei dicom deid IN OUT`: every file of a tree (or one file), one at a time, into
+ * `tokumei dicom deid IN OUT`: every file of a tree (or one file) into
  * OUT/<study>/<series>/<instance>.dcm under the new UIDs (input names can carry a patient's name or
  * ID, so none is kept). Objects that may carry burned-in text are withheld and listed for review;
  * files dcmjs cannot read are listed with the reason. Each output is written under a temporary name
- * and renamed when complete.
+ * and renamed when complete. From a few hundred files on, the files are shared among worker threads
+ * (one per core), each reading, de-identifying and writing its own.
  */
 export interface TreeResult {
   readonly files: number
@@ -30,21 +34,38 @@ export interface TreeResult {
   readonly milliseconds: number
 }
 
-function* filesOf(root: string): Generator<string> {
+/** What one thread did with its files (studies as their UIDs, merged by the caller). */
+export interface PartResult extends Omit<TreeResult, 'studies' | 'milliseconds'> {
+  readonly studyUids: readonly string[]
+}
+
+/** The options as plain data, for a worker. */
+export interface PlainDeidOptions {
+  readonly key: Uint8Array
+  readonly options: readonly DicomOption[]
+  readonly shiftDays?: number
+  readonly withholdBurnedIn?: boolean
+}
+
+/** Fewer files than this stay in one thread: a worker costs more to start (dcmjs loads) than it saves. */
+export const PARALLEL_FROM_FILES = 1000
+
+function filesOf(root: string, out: string[] = []): string[] {
   const stat = statSync(root)
   if (stat.isFile()) {
-    yield root
-    return
+    out.push(root)
+    return out
   }
   for (const name of readdirSync(root).sort()) {
     const path = join(root, name)
     const s = statSync(path)
-    if (s.isDirectory()) yield* filesOf(path)
-    else if (s.isFile()) yield path
+    if (s.isDirectory()) filesOf(path, out)
+    else if (s.isFile()) out.push(path)
   }
+  return out
 }
 
-/** Part 10 files carry "DICM" after a 128-byte preamble; others may be raw datasets dcmjs can try. */
+/** Part 10 files carry "DICM" after a 128-byte preamble. */
 const looksDicom = (bytes: Uint8Array) =>
   bytes.length >= 132 &&
   bytes[128] === 0x44 &&
@@ -52,22 +73,14 @@ const looksDicom = (bytes: Uint8Array) =>
   bytes[130] === 0x43 &&
   bytes[131] === 0x4d
 
-export function deidentifyTree(
-  input: string,
+/** De-identifies the files given, writing under `out`. */
+export function processFiles(
+  paths: readonly string[],
+  root: string,
   out: string,
-  options: DeidOptions,
+  settings: DeidOptions,
   onProgress?: (done: number) => void,
-): TreeResult {
-  if (!existsSync(input))
-    throw new TokumeiError(`${input} does not exist.`, { code: 'dicom.input_missing', kind: 'invalid' })
-  if (existsSync(out) && readdirSync(out).length > 0)
-    throw new TokumeiError(`${out} is not empty: choose an empty or new directory for the output.`, {
-      code: 'dicom.out_not_empty',
-      kind: 'invalid',
-    })
-  mkdirSync(out, { recursive: true })
-  const started = performance.now()
-  let files = 0
+): PartResult {
   let bytes = 0
   let deidentified = 0
   let privateRemoved = 0
@@ -76,28 +89,26 @@ export function deidentifyTree(
   const actions: Record<string, number> = {}
   const studies = new Set<string>()
   const made = new Set<string>()
-  const root = statSync(input).isFile() ? join(input, '..') : input
-  for (const path of filesOf(input)) {
-    files++
+  paths.forEach((path, i) => {
     const shown = relative(root, path)
     const data = readFileSync(path)
     bytes += data.length
     if (!looksDicom(data)) {
       refused.push({ path: shown, reason: 'not a DICOM Part 10 file (no DICM marker)' })
-      continue
+      return
     }
     try {
-      const outcome = deidentifyDicom(data, options)
+      const outcome = deidentifyDicom(data, settings)
       if (outcome.status === 'withheld') {
         withheld.push({ path: shown, reason: outcome.reason })
-        continue
+        return
       }
       const dir = join(out, outcome.studyUid || 'study', outcome.seriesUid || 'series')
       if (!made.has(dir)) {
         mkdirSync(dir, { recursive: true })
         made.add(dir)
       }
-      const target = join(dir, `${outcome.instanceUid || `instance-${files}`}.dcm`)
+      const target = join(dir, `${outcome.instanceUid || `instance-${i}`}.dcm`)
       writeFileSync(`${target}.partial`, outcome.bytes)
       renameSync(`${target}.partial`, target)
       deidentified++
@@ -110,23 +121,94 @@ export function deidentifyTree(
         reason: error instanceof TokumeiError ? error.message : (error as Error).name,
       })
     }
-    if (files % 100 === 0) onProgress?.(files)
-  }
-  const result: TreeResult = {
-    files,
+    if ((i + 1) % 100 === 0) onProgress?.(i + 1)
+  })
+  return {
+    files: paths.length,
     bytes,
     deidentified,
     withheld,
     refused,
     privateRemoved,
     actions,
-    studies: studies.size,
+    studyUids: [...studies],
+  }
+}
+
+function startWorker(data: unknown): Worker {
+  const typescript = import.meta.url.endsWith('.ts')
+  if (!typescript) return new Worker(new URL('./tree-worker.js', import.meta.url), { workerData: data })
+  const script = new URL('./tree-worker.ts', import.meta.url).href
+  const loader = `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(script)}, ${JSON.stringify(import.meta.url)}))`
+  return new Worker(loader, { eval: true, workerData: data })
+}
+
+function inWorker(
+  paths: string[],
+  root: string,
+  out: string,
+  settings: PlainDeidOptions,
+): Promise<PartResult> {
+  return new Promise((resolve, reject) => {
+    const worker = startWorker({ paths, root, out, settings })
+    worker.once('message', (part: PartResult) => {
+      resolve(part)
+      void worker.terminate()
+    })
+    worker.once('error', reject)
+  })
+}
+
+export async function deidentifyTree(
+  input: string,
+  out: string,
+  options: DeidOptions,
+  onProgress?: (done: number) => void,
+  threads = Math.max(1, Math.min(availableParallelism(), 8)),
+  parallelFrom = PARALLEL_FROM_FILES,
+): Promise<TreeResult> {
+  if (!existsSync(input))
+    throw new TokumeiError(`${input} does not exist.`, { code: 'dicom.input_missing', kind: 'invalid' })
+  if (existsSync(out) && readdirSync(out).length > 0)
+    throw new TokumeiError(`${out} is not empty: choose an empty or new directory for the output.`, {
+      code: 'dicom.out_not_empty',
+      kind: 'invalid',
+    })
+  mkdirSync(out, { recursive: true })
+  const started = performance.now()
+  const root = statSync(input).isFile() ? join(input, '..') : input
+  const paths = filesOf(input)
+  let parts: PartResult[]
+  if (threads > 1 && paths.length >= parallelFrom) {
+    // Interleaved shares: each thread gets every n-th file, so large and small files spread evenly.
+    const shares = Array.from({ length: threads }, (_, t) => paths.filter((_, i) => i % threads === t))
+    const plain: PlainDeidOptions = {
+      key: options.key,
+      options: [...(options.options ?? [])],
+      shiftDays: options.shiftDays,
+      withholdBurnedIn: options.withholdBurnedIn,
+    }
+    parts = await Promise.all(shares.map((share) => inWorker(share, root, out, plain)))
+    onProgress?.(paths.length)
+  } else parts = [processFiles(paths, root, out, options, onProgress)]
+  const actions: Record<string, number> = {}
+  for (const part of parts)
+    for (const [action, n] of Object.entries(part.actions)) actions[action] = (actions[action] ?? 0) + n
+  const result: TreeResult = {
+    files: paths.length,
+    bytes: parts.reduce((s, p) => s + p.bytes, 0),
+    deidentified: parts.reduce((s, p) => s + p.deidentified, 0),
+    withheld: parts.flatMap((p) => p.withheld),
+    refused: parts.flatMap((p) => p.refused),
+    privateRemoved: parts.reduce((s, p) => s + p.privateRemoved, 0),
+    actions,
+    studies: new Set(parts.flatMap((p) => p.studyUids)).size,
     milliseconds: Math.round(performance.now() - started),
   }
   // What went out and what did not, without a path or name (those stay with the operator).
   writeFileSync(
     join(out, 'deidentification.json'),
-    `${JSON.stringify({ ...result, withheld: countReasons(withheld), refused: countReasons(refused) }, null, 2)}\n`,
+    `${JSON.stringify({ ...result, withheld: countReasons(result.withheld), refused: countReasons(result.refused) }, null, 2)}\n`,
   )
   return result
 }

@@ -44,7 +44,7 @@ export function registerDicomCommands(program: Command, define: Define): void {
             kind: 'invalid',
           })
         const key = options.keyFile ? readKeyFile(resolve(io.cwd, String(options.keyFile))) : randomBytes(32)
-        const result = deidentifyTree(
+        const result = await deidentifyTree(
           resolve(io.cwd, String(input)),
           resolve(io.cwd, String(output)),
           {

@@ -1,0 +1,18 @@
+import { parentPort, workerData } from 'node:worker_threads'
+import { type PlainDeidOptions, processFiles } from './tree.js'
+
+/** A worker of `deidentifyTree`: its share of the files, read, de-identified and written. */
+const { paths, root, out, settings } = workerData as {
+  paths: string[]
+  root: string
+  out: string
+  settings: PlainDeidOptions
+}
+parentPort?.postMessage(
+  processFiles(paths, root, out, {
+    key: settings.key,
+    options: new Set(settings.options),
+    shiftDays: settings.shiftDays,
+    withholdBurnedIn: settings.withholdBurnedIn,
+  }),
+)
