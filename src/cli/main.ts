@@ -120,7 +120,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
       ? [COMMAND_MODULES[asked] as string]
       : [...new Set(Object.values(COMMAND_MODULES))]
   for (const name of modules) {
-    const module = (await import(`./commands/${name}.js`)) as Record<string, unknown>
+    const module = (await (COMMAND_LOADERS[name] as () => Promise<unknown>)()) as Record<string, unknown>
     for (const [exported, register] of Object.entries(module))
       if (exported.startsWith('register') && typeof register === 'function')
         (register as (program: Command, define: Define) => void)(program, define)
@@ -155,6 +155,27 @@ function commandAsked(argv: readonly string[]): string | undefined {
     else if (!arg.startsWith('-')) return arg
   }
   return undefined
+}
+
+/** The command modules, each imported only when one of its commands runs (plain paths, for bundlers). */
+const COMMAND_LOADERS: Readonly<Record<string, () => Promise<unknown>>> = {
+  account: () => import('./commands/account.js'),
+  anonymize: () => import('./commands/anonymize.js'),
+  audit: () => import('./commands/audit.js'),
+  config: () => import('./commands/config.js'),
+  dicom: () => import('./commands/dicom.js'),
+  init: () => import('./commands/init.js'),
+  institution: () => import('./commands/institution.js'),
+  jobs: () => import('./commands/jobs.js'),
+  keys: () => import('./commands/keys.js'),
+  link: () => import('./commands/link.js'),
+  monitor: () => import('./commands/monitor.js'),
+  optout: () => import('./commands/optout.js'),
+  schedule: () => import('./commands/schedule.js'),
+  serve: () => import('./commands/serve.js'),
+  session: () => import('./commands/session.js'),
+  submit: () => import('./commands/submit.js'),
+  synth: () => import('./commands/synth.js'),
 }
 
 /** Each top-level command and the module under commands/ that registers it (a test keeps this true). */
