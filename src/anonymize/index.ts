@@ -27,4 +27,12 @@ export { baseClasses, type Classes, rollUp } from './search/classes.js'
 export { METRICS, type MetricName } from './search/metric.js'
 export { type SearchInput, type SearchResult, searchOptimal } from './search/search.js'
 export { encodeColumn, Table, tableFromRows } from './table.js'
+export {
+  findSpans,
+  loadTokenizer,
+  type PatientContext,
+  type ScrubOptions,
+  type Span,
+  scrubText,
+} from './text/scrub.js'
 export { type Verification, verifyAnonymization } from './verify/verify.js'

@@ -176,6 +176,7 @@ const COMMAND_LOADERS: Readonly<Record<string, () => Promise<unknown>>> = {
   session: () => import('./commands/session.js'),
   submit: () => import('./commands/submit.js'),
   synth: () => import('./commands/synth.js'),
+  text: () => import('./commands/text.js'),
 }
 
 /** Each top-level command and the module under commands/ that registers it (a test keeps this true). */
@@ -198,6 +199,7 @@ export const COMMAND_MODULES: Readonly<Record<string, string>> = {
   anonymize: 'anonymize',
   risk: 'anonymize',
   dicom: 'dicom',
+  text: 'text',
   account: 'account',
   alerts: 'monitor',
   monitor: 'monitor',

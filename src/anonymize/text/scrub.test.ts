@@ -1,0 +1,105 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { useSyntheticData } from '../../../test/support/files.js'
+import { foldWidth, scrubText } from './scrub.js'
+
+describe('the Japanese text scrubber', () => {
+  const generate = useSyntheticData()
+
+  it('removes every canary of the synthetic discharge summaries (recall 100 %)', async () => {
+    const { dir } = await generate({ persons: 120, hospitals: 2, seed: 'scrub', formats: ['notes'] })
+    const canaries = readFileSync(join(dir, 'truth', 'canaries.txt'), 'utf8')
+      .split('\n')
+      .filter((c) => c.length >= 2)
+    let occurrences = 0
+    let notes = 0
+    for (const hospital of readdirSync(dir).filter((d) => /^\d{10}$/.test(d)))
+      for (const file of readdirSync(join(dir, hospital, 'notes'))) {
+        notes++
+        const text = readFileSync(join(dir, hospital, 'notes', file), 'utf8')
+        const { text: scrubbed } = await scrubText(text)
+        for (const canary of canaries)
+          if (text.includes(canary)) {
+            occurrences++
+            expect(scrubbed.includes(canary), `${file}: ${canary.length} characters left`).toBe(false)
+          }
+      }
+    expect(notes).toBeGreaterThan(20)
+    expect(occurrences).toBeGreaterThan(300)
+  }, 60_000)
+
+  it('finds each kind: names with titles and labels, readings, relatives, 和暦 and other dates, phones, postal codes, addresses, ages over 89, IDs, e-mail, hospitals', async () => {
+    const { text } = await scrubText(
+      '患者氏名：佐藤 一郎（サトウ イチロウ）様、92歳。妻の佐藤花子さんと来院。〒100-0001 東京都千代田区千代田１－１。' +
+        '電話 03-1234-5678、携帯０９０－１２３４－５６７８。令和5年4月1日入院、2023/04/15退院、昭和40年4月15日生。' +
+        'ID 12345678。mail: taro@example.jp。あおば大学病院より紹介。主治医：田中',
+    )
+    for (const gone of [
+      '佐藤',
+      '一郎',
+      'サトウ',
+      'イチロウ',
+      '花子',
+      '92歳',
+      '100-0001',
+      '千代田区',
+      '03-1234-5678',
+      '０９０',
+      '令和5年',
+      '2023/04/15',
+      '昭和40年',
+      '12345678',
+      'taro@',
+      'あおば大学病院',
+      '田中',
+    ])
+      expect(text, gone).not.toContain(gone)
+    for (const kind of [
+      '［氏名］',
+      '［年齢］',
+      '［郵便番号］',
+      '［住所］',
+      '［電話］',
+      '［日付］',
+      '［ID］',
+      '［メール］',
+      '［医療機関］',
+    ])
+      expect(text).toContain(kind)
+    // Clinical words stay.
+    expect(text).toContain('入院')
+    expect(text).toContain('来院')
+  })
+
+  it('finds the patient’s own identifiers in every form it is written in', async () => {
+    const { text } = await scrubText(
+      'ｻﾄｳ ｲﾁﾛｳ様の検査（さとういちろう）。連絡先 0312345678、患者番号 P-778。',
+      {
+        patient: {
+          names: ['佐藤 一郎', 'サトウ イチロウ', 'ｻﾄｳ ｲﾁﾛｳ'],
+          phones: ['03-1234-5678', '0312345678'],
+          ids: ['P-778'],
+        },
+      },
+    )
+    expect(text).not.toMatch(/ｻﾄｳ|ｲﾁﾛｳ|さとう|0312345678|P-778/)
+  })
+
+  it('never throws and keeps the text around each placeholder (fuzz)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 200 }), async (input) => {
+        const { text, spans } = await scrubText(input)
+        expect(typeof text).toBe('string')
+        for (const span of spans) {
+          expect(span.start).toBeGreaterThanOrEqual(0)
+          expect(span.end).toBeLessThanOrEqual(input.length)
+        }
+        // Folding width never changes the length, so spans of the folded text are spans of the input.
+        expect(foldWidth(input).length).toBe(input.length)
+      }),
+      { numRuns: 200 },
+    )
+  })
+})

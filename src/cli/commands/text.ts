@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import type { Command } from 'commander'
+import { type PatientContext, scrubText } from '../../anonymize/index.js'
+import { TokumeiError } from '../../model/index.js'
+import type { Define } from '../main.js'
+
+/** Reads standard input whole (a document, not a stream of records). */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/**
+ * `tokumei text scrub`: Japanese free text from standard input to standard output with every name,
+ * address, phone, date, ID, e-mail and hospital replaced by a typed placeholder.
+ */
+export function registerTextCommands(program: Command, define: Define): void {
+  const text = program.command('text').description('Japanese free text')
+  text
+    .command('scrub')
+    .description(
+      'replace names, addresses, phones, postal codes, dates (和暦 too), ages over 89, IDs, e-mail addresses and hospital names by ［氏名］, ［住所］ … (standard input to standard output)',
+    )
+    .option(
+      '--patient-context <file>',
+      'JSON with the patient’s own identifiers to find in every form: { "names": [...], "addresses": [...], "phones": [...], "ids": [...], "dates": [...] }',
+    )
+    .option('--institutions <file>', 'a file of hospital names, one a line, to find as written')
+    .option('--input <file>', 'read this file instead of standard input')
+    .action(
+      define(async ({ io, out }, options) => {
+        let patient: PatientContext | undefined
+        if (options.patientContext) {
+          const file = resolve(io.cwd, String(options.patientContext))
+          try {
+            patient = JSON.parse(readFileSync(file, 'utf8')) as PatientContext
+          } catch {
+            throw new TokumeiError(`${file} is not a readable JSON patient context.`, {
+              code: 'text.bad_context',
+              kind: 'invalid',
+            })
+          }
+        }
+        const institutions = options.institutions
+          ? readFileSync(resolve(io.cwd, String(options.institutions)), 'utf8')
+              .split('\n')
+              .map((l) => l.trim())
+              .filter(Boolean)
+          : undefined
+        const input = options.input
+          ? readFileSync(resolve(io.cwd, String(options.input)), 'utf8')
+          : await readStdin()
+        const result = await scrubText(input, { patient, institutions })
+        if (out.json)
+          out.result(
+            {
+              text: result.text,
+              spans: result.spans.map((s) => ({ start: s.start, end: s.end, kind: s.kind })),
+            },
+            [],
+          )
+        else io.stdout.write(result.text)
+        return 0
+      }),
+    )
+}
