@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import dcmjs from 'dcmjs'
@@ -287,5 +287,48 @@ describe('tokumei dicom deid on trees', () => {
     expect(reasons['not-dicom.txt']).toMatch(/not a DICOM Part 10 file/)
     expect(reasons['truncated.dcm']).toMatch(/dcmjs|parse/)
     expect(result.deidentified + result.withheld.length + result.refused.length).toBe(result.files)
+  })
+
+  it('gives the same objects by its own reader and writer as through dcmjs, keeping what it does not touch byte for byte', async () => {
+    const { dir } = await generate({ persons: 12, hospitals: 1, seed: 'dicom-fast', formats: ['dicom'] })
+    const samples = sharedData('dicom', 'pydicom_pydicom', 'src', 'pydicom', 'data', 'test_files')
+    const files = [
+      ...listFiles(dir)
+        .filter((f) => f.endsWith('.dcm'))
+        .map((f) => join(dir, f)),
+      ...['CT_small.dcm', 'MR_small.dcm', 'MR_small_implicit.dcm', 'JPEG2000.dcm', 'MR_small_RLE.dcm'].map(
+        (f) => join(samples, f),
+      ),
+    ].filter((f) => existsSync(f))
+    // dcmjs re-encodes text as UTF-8 when it writes (its raw character set then reads ISO_IR 192);
+    // our writer keeps the file's own bytes and character set: the values are compared, not that.
+    const plain = (bytes: Uint8Array) =>
+      JSON.stringify(read(bytes), (key, v) =>
+        key === '_rawValue' ? undefined : v instanceof ArrayBuffer ? Buffer.from(v).toString('hex') : v,
+      )
+    let compared = 0
+    for (const file of files) {
+      const bytes = readFileSync(file)
+      const settings = {
+        key: KEY,
+        options: new Set(['retain-long-modified-dates'] as const),
+        withholdBurnedIn: false,
+      }
+      const fast = deidentifyDicom(bytes, settings)
+      const slow = deidentifyDicom(bytes, { ...settings, fastPath: false })
+      if (fast.status !== 'deidentified' || slow.status !== 'deidentified') continue
+      expect(plain(fast.bytes), file).toBe(plain(slow.bytes))
+      // The pixel data element's bytes are the input's own.
+      const pixels = Buffer.from(bytes).indexOf(Buffer.from([0xe0, 0x7f, 0x10, 0x00]))
+      if (pixels > 0)
+        expect(
+          Buffer.from(fast.bytes).includes(
+            Buffer.from(bytes).subarray(pixels, Math.min(bytes.length, pixels + 4096)),
+          ),
+          file,
+        ).toBe(true)
+      compared++
+    }
+    expect(compared).toBeGreaterThan(8)
   })
 })

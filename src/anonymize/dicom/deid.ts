@@ -3,6 +3,7 @@ import dcmjs from 'dcmjs'
 import { TokumeiError } from '../../model/index.js'
 import { dateOffset, pseudonym } from '../transform/transform.js'
 import { type Action, type DicomOption, resolveAction } from './actions.js'
+import { asciiOf, type RawElement, readPart10, textValue, writePart10 } from './part10.js'
 import { PROFILE, PROFILE_SOURCE } from './profile.js'
 
 /**
@@ -33,6 +34,8 @@ export interface DeidOptions {
   readonly shiftDays?: number
   /** Withhold objects that may have burned-in text (default true); false keeps them with a warning. */
   readonly withholdBurnedIn?: boolean
+  /** The file's own bytes changed in place where it can (default); false always goes through dcmjs. */
+  readonly fastPath?: boolean
 }
 
 export type DeidOutcome =
@@ -298,10 +301,224 @@ function codeItem(code: string, meaning: string): Dataset {
   }
 }
 
+/** Dummy values as bytes (PS3.15 E.1.1: D, a value consistent with the VR). */
+function dummyBytes(vr: string): Uint8Array {
+  switch (vr) {
+    case 'US':
+    case 'SS':
+      return new Uint8Array(2)
+    case 'UL':
+    case 'SL':
+    case 'FL':
+      return new Uint8Array(4)
+    case 'FD':
+      return new Uint8Array(8)
+    case 'PN':
+    case 'CS':
+    case 'SH':
+    case 'LO':
+    case 'ST':
+    case 'LT':
+    case 'UT':
+    case 'UC':
+    case 'AE':
+      return textValue(vr, 'ANONYMIZED')
+    default: {
+      const dummy = DUMMY[vr]
+      return typeof dummy === 'string' ? textValue(vr, dummy) : new Uint8Array(0)
+    }
+  }
+}
+
+const hexTag = (tag: number) => tag.toString(16).padStart(8, '0')
+const changed = (element: RawElement, value: Uint8Array): RawElement => ({
+  tag: element.tag,
+  vr: element.vr,
+  value,
+})
+
+function rawUids(element: RawElement, walk: Walk): RawElement {
+  const uids = asciiOf(element.value)
+    .split('\\')
+    .map((v) => (v.trim() === '' ? v : replacementUid(walk.key, v)))
+  return changed(element, textValue('UI', uids.join('\\')))
+}
+
+function replaceRawUids(items: readonly RawElement[][], walk: Walk): RawElement[][] {
+  return items.map((item) =>
+    item.map((e) =>
+      e.items
+        ? { tag: e.tag, vr: 'SQ', items: replaceRawUids(e.items, walk) }
+        : e.vr === 'UI' && e.value?.length
+          ? rawUids(e, walk)
+          : e,
+    ),
+  )
+}
+
+function cleanRaw(element: RawElement, walk: Walk): RawElement | undefined {
+  if ((element.vr === 'DA' || element.vr === 'DT') && walk.options.has('retain-long-modified-dates')) {
+    const values = asciiOf(element.value)
+      .split('\\')
+      .map((v) =>
+        element.vr === 'DA'
+          ? shiftDa(v, walk.offset)
+          : v.length >= 8
+            ? `${shiftDa(v.slice(0, 8), walk.offset)}${v.slice(8)}`
+            : v,
+      )
+    return changed(element, textValue(element.vr, values.join('\\')))
+  }
+  if (element.vr === 'TM') return element
+  return undefined
+}
+
+function deidentifyRaw(elements: readonly RawElement[], walk: Walk): RawElement[] {
+  const out: RawElement[] = []
+  for (const element of elements) {
+    if ((element.tag >>> 16) % 2 === 1) {
+      walk.privateRemoved++
+      continue
+    }
+    const action = actionFor(hexTag(element.tag), walk)
+    if (action === undefined) {
+      out.push(
+        element.items
+          ? { tag: element.tag, vr: 'SQ', items: element.items.map((i) => deidentifyRaw(i, walk)) }
+          : element,
+      )
+      continue
+    }
+    walk.actions[action] = (walk.actions[action] ?? 0) + 1
+    switch (action) {
+      case 'X':
+        break
+      case 'Z':
+        out.push(
+          element.items ? { tag: element.tag, vr: 'SQ', items: [] } : changed(element, new Uint8Array(0)),
+        )
+        break
+      case 'D':
+        if (element.items) out.push({ tag: element.tag, vr: 'SQ', items: [] })
+        else if (element.tag === 0x00100020 && asciiOf(element.value).trim() !== '')
+          out.push(changed(element, textValue('LO', pseudonym(walk.key, asciiOf(element.value).trim()))))
+        else out.push(changed(element, dummyBytes(element.vr)))
+        break
+      case 'K':
+        out.push(
+          element.items
+            ? { tag: element.tag, vr: 'SQ', items: element.items.map((i) => deidentifyRaw(i, walk)) }
+            : element,
+        )
+        break
+      case 'U':
+        if (element.items)
+          out.push({
+            tag: element.tag,
+            vr: 'SQ',
+            items: replaceRawUids(
+              element.items.map((i) => deidentifyRaw(i, walk)),
+              walk,
+            ),
+          })
+        else out.push(element.value?.length ? rawUids(element, walk) : element)
+        break
+      case 'C': {
+        if (element.items)
+          out.push({ tag: element.tag, vr: 'SQ', items: element.items.map((i) => deidentifyRaw(i, walk)) })
+        else {
+          const cleaned = cleanRaw(element, walk)
+          if (cleaned) out.push(cleaned)
+        }
+        break
+      }
+    }
+  }
+  return out
+}
+
+/** What the file says of itself, from raw elements (the fast path's view of `burnedInReason`). */
+function rawBurnedIn(elements: readonly RawElement[]): string | undefined {
+  const text = (tag: number) => asciiOf(elements.find((e) => e.tag === tag)?.value).trim()
+  const dataset: Dataset = {}
+  for (const [tag, key] of [
+    [0x00280301, '00280301'],
+    [0x00080016, '00080016'],
+    [0x00080060, '00080060'],
+  ] as const)
+    dataset[key] = { vr: 'CS', Value: [text(tag)] }
+  return burnedInReason(dataset)
+}
+
+/** The fast path: the file's own bytes, changed only where the profile says (undefined: use dcmjs). */
+function deidentifyPart10(
+  bytes: Uint8Array,
+  settings: DeidOptions,
+  options: ReadonlySet<DicomOption>,
+): DeidOutcome | undefined {
+  const file = readPart10(bytes)
+  if (!file) return undefined
+  const withheld = rawBurnedIn(file.dataset)
+  if (withheld && settings.withholdBurnedIn !== false) return { status: 'withheld', reason: withheld }
+  const text = (tag: number) => asciiOf(file.dataset.find((e) => e.tag === tag)?.value).trim()
+  const person = text(0x00100020) || text(0x0020000d)
+  const walk: Walk = {
+    key: settings.key,
+    options,
+    offset: dateOffset(settings.key, `dicom\u0000${person}`, settings.shiftDays ?? 365),
+    actions: {},
+    privateRemoved: 0,
+  }
+  const dataset = deidentifyRaw(file.dataset, walk)
+  const used = METHOD_CODES.filter(([option]) => option === 'basic' || options.has(option))
+  const item = (code: string, meaning: string): RawElement[] => [
+    { tag: 0x00080100, vr: 'SH', value: textValue('SH', code) },
+    { tag: 0x00080102, vr: 'SH', value: textValue('SH', 'DCM') },
+    { tag: 0x00080104, vr: 'LO', value: textValue('LO', meaning) },
+  ]
+  const added: RawElement[] = [
+    { tag: 0x00120062, vr: 'CS', value: textValue('CS', 'YES') },
+    { tag: 0x00120063, vr: 'LO', value: textValue('LO', `tokumei; ${PROFILE_SOURCE}`.slice(0, 64)) },
+    { tag: 0x00120064, vr: 'SQ', items: used.map(([, code, meaning]) => item(code, meaning)) },
+    {
+      tag: 0x00280303,
+      vr: 'CS',
+      value: textValue(
+        'CS',
+        options.has('retain-long-full-dates')
+          ? 'UNMODIFIED'
+          : options.has('retain-long-modified-dates')
+            ? 'MODIFIED'
+            : 'REMOVED',
+      ),
+    },
+  ]
+  const addedTags = new Set(added.map((e) => e.tag))
+  const finalDataset = [...dataset.filter((e) => !addedTags.has(e.tag)), ...added]
+  const uid = (tag: number) => asciiOf(finalDataset.find((e) => e.tag === tag)?.value).trim()
+  const instanceUid = uid(0x00080018)
+  const meta = file.meta.map((e) =>
+    e.tag === 0x00020003 && instanceUid ? { tag: e.tag, vr: 'UI', value: textValue('UI', instanceUid) } : e,
+  )
+  return {
+    status: 'deidentified',
+    bytes: writePart10({ ...file, meta, dataset: finalDataset }),
+    studyUid: uid(0x0020000d),
+    seriesUid: uid(0x0020000e),
+    instanceUid,
+    actions: walk.actions,
+    privateRemoved: walk.privateRemoved,
+  }
+}
+
 /** De-identifies one Part 10 object. A file dcmjs cannot read is an error (the caller quarantines it). */
 export function deidentifyDicom(bytes: Uint8Array, settings: DeidOptions): DeidOutcome {
   const options = settings.options ?? new Set<DicomOption>()
   checkOptions(options)
+  if (settings.fastPath !== false) {
+    const fast = deidentifyPart10(bytes, settings, options)
+    if (fast) return fast
+  }
   let message: { meta: Dataset; dict: Dataset; write(): ArrayBuffer }
   try {
     const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
