@@ -1,9 +1,8 @@
 import { createHmac } from 'node:crypto'
-import dcmjs from 'dcmjs'
 import { TokumeiError } from '../../model/index.js'
 import { dateOffset, pseudonym } from '../transform/transform.js'
 import { type Action, type DicomOption, resolveAction } from './actions.js'
-import { asciiOf, type RawElement, readPart10, textValue, writePart10 } from './part10.js'
+import { asciiOf, loadDcmjs, type RawElement, readPart10, textValue, writePart10 } from './part10.js'
 import { PROFILE, PROFILE_SOURCE } from './profile.js'
 
 /**
@@ -16,8 +15,6 @@ import { PROFILE, PROFILE_SOURCE } from './profile.js'
  * same function as the tables' date shift) under Retain Longitudinal Temporal Information with
  * Modified Dates. Objects that may carry text burned into the pixels are withheld for review.
  */
-dcmjs.log.setLevel('error')
-dcmjs.log.getLogger('validation.dcmjs').setLevel('silent')
 
 interface Element {
   vr: string
@@ -522,7 +519,7 @@ export function deidentifyDicom(bytes: Uint8Array, settings: DeidOptions): DeidO
   let message: { meta: Dataset; dict: Dataset; write(): ArrayBuffer }
   try {
     const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
-    message = dcmjs.data.DicomMessage.readFile(buffer) as unknown as typeof message
+    message = loadDcmjs().data.DicomMessage.readFile(buffer) as unknown as typeof message
   } catch (error) {
     throw new TokumeiError(`not a DICOM file dcmjs can read (${(error as Error).name})`, {
       code: 'dicom.unreadable',

@@ -1,4 +1,5 @@
-import dcmjs from 'dcmjs'
+import { createRequire } from 'node:module'
+import type DcmjsModule from 'dcmjs'
 
 /**
  * A small DICOM Part 10 reader and writer for the little-endian transfer syntaxes (implicit and
@@ -37,14 +38,27 @@ const UNDEFINED = 0xffffffff
 
 class Malformed extends Error {}
 
-const dictionary = dcmjs.data.DicomMetaDictionary.dictionary
+let dcmjs: typeof DcmjsModule | undefined
+
+/**
+ * dcmjs, loaded the first time a file needs it (an implicit-VR file's dictionary, or a file this
+ * reader leaves to it): explicit-VR files never pay for loading it.
+ */
+export function loadDcmjs(): typeof DcmjsModule {
+  if (!dcmjs) {
+    dcmjs = createRequire(import.meta.url)('dcmjs') as typeof DcmjsModule
+    dcmjs.log.setLevel('error')
+    dcmjs.log.getLogger('validation.dcmjs').setLevel('silent')
+  }
+  return dcmjs
+}
 
 /** The VR of a tag in implicit VR, from the data dictionary (UN when unknown, US|SS … the first). */
 function implicitVr(tag: number): string {
   const group = (tag >>> 16).toString(16).toUpperCase().padStart(4, '0')
   const element = (tag & 0xffff).toString(16).toUpperCase().padStart(4, '0')
   if ((tag & 0xffff) === 0) return 'UL'
-  const entry = dictionary[`(${group},${element})`]
+  const entry = loadDcmjs().data.DicomMetaDictionary.dictionary[`(${group},${element})`]
   return entry?.vr?.split('|')[0]?.trim() || 'UN'
 }
 
