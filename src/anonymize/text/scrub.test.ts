@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { useSyntheticData } from '../../../test/support/files.js'
-import { foldWidth, scrubText } from './scrub.js'
+import { foldWidth, scrubText, shiftJapaneseDate } from './scrub.js'
 
 describe('the Japanese text scrubber', () => {
   const generate = useSyntheticData()
@@ -100,6 +100,54 @@ describe('the Japanese text scrubber', () => {
         expect(foldWidth(input).length).toBe(input.length)
       }),
       { numRuns: 200 },
+    )
+  })
+
+  it('moves dates by the person’s offset in their written form, across era boundaries', async () => {
+    expect(shiftJapaneseDate('令和5年4月1日', 10)).toBe('令和5年4月11日')
+    expect(shiftJapaneseDate('平成31年4月30日', 1)).toBe('令和元年5月1日')
+    expect(shiftJapaneseDate('令和元年5月1日', -1)).toBe('平成31年4月30日')
+    expect(shiftJapaneseDate('昭和64年1月7日', 1)).toBe('平成元年1月8日')
+    expect(shiftJapaneseDate('H30.12.31', 1)).toBe('H31.1.1')
+    expect(shiftJapaneseDate('R1.5.1', 0)).toBe('R1.5.1')
+    expect(shiftJapaneseDate('２０２４年２月２８日', 2)).toBe('2024年3月1日')
+    expect(shiftJapaneseDate('2024/02/28', 2)).toBe('2024/03/01')
+    expect(shiftJapaneseDate('2023-12-31', 1)).toBe('2024-01-01')
+    // Without a year the day cannot be moved faithfully; an impossible date is not a date.
+    expect(shiftJapaneseDate('4月1日', 3)).toBeUndefined()
+    expect(shiftJapaneseDate('令和5年2月30日', 1)).toBeUndefined()
+    const { text } = await scrubText('令和5年4月1日入院、4月3日に手術。2023/04/10退院。', {
+      dateOffset: -7,
+    })
+    expect(text).toBe('令和5年3月25日入院、［日付］に手術。2023/04/03退院。')
+  })
+
+  it('keeps every interval between shifted dates exact (property)', () => {
+    const day = 86_400_000
+    const from = Date.UTC(1900, 0, 1)
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 45_000 }),
+        fc.integer({ min: -3650, max: 3650 }),
+        fc.boolean(),
+        (n, offset, wareki) => {
+          const date = new Date(from + n * day)
+          const [y, m, d] = [date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate()]
+          const iso = date.toISOString().slice(0, 10)
+          const era = [
+            ['令和', 2019, '2019-05-01'],
+            ['平成', 1989, '1989-01-08'],
+            ['昭和', 1926, '1926-12-25'],
+            ['大正', 1912, '1912-07-30'],
+            ['明治', 1868, '1873-01-01'],
+          ].find(([, , start]) => iso >= (start as string)) as [string, number, string]
+          const written = wareki ? `${era[0]}${y - era[1] + 1}年${m}月${d}日` : `${y}年${m}月${d}日`
+          const moved = shiftJapaneseDate(written, offset) as string
+          expect(moved).toBeDefined()
+          expect(shiftJapaneseDate(moved, -offset)?.replace('元年', '1年')).toBe(written)
+        },
+      ),
+      { numRuns: 500 },
     )
   })
 })

@@ -37,6 +37,11 @@ export interface ScrubOptions {
   readonly patient?: PatientContext
   /** Names of institutions (the registry), found as they are written. */
   readonly institutions?: readonly string[]
+  /**
+   * Dates moved by this many days, written as they were (和暦 stays 和暦), instead of ［日付］: the
+   * person's offset, so that intervals stay exact. A date without a year is still replaced.
+   */
+  readonly dateOffset?: number
 }
 
 /** Full-width ASCII (letters, digits, punctuation) to ASCII, one character for one. */
@@ -267,7 +272,70 @@ export async function findSpans(text: string, options: ScrubOptions = {}): Promi
   )
 }
 
-/** The text with every span replaced by its placeholder. */
+/**
+ * The eras of 和暦: name, letter, the Gregorian year of its first year, and the first day shifted
+ * in it (明治 only from 1873, when Japan took up the Gregorian calendar).
+ */
+const ERAS: ReadonlyArray<readonly [name: string, letter: string, firstYear: number, start: string]> = [
+  ['令和', 'R', 2019, '2019-05-01'],
+  ['平成', 'H', 1989, '1989-01-08'],
+  ['昭和', 'S', 1926, '1926-12-25'],
+  ['大正', 'T', 1912, '1912-07-30'],
+  ['明治', 'M', 1868, '1873-01-01'],
+]
+
+const DAY = 86_400_000
+
+/** A date span of the (width-folded) text moved by `offset` days, in its own form; undefined if it has no year. */
+export function shiftJapaneseDate(written: string, offset: number): string | undefined {
+  const text = foldWidth(written)
+  const era =
+    /^(明治|大正|昭和|平成|令和|[MTSHR])\s?(元|\d{1,2})([年./])\s?(\d{1,2})([月./])\s?(\d{1,2})(日?)$/.exec(
+      text,
+    )
+  const western = /^(\d{4})(\s?年\s?|[/.-])(\d{1,2})(\s?月\s?|[/.-])(\d{1,2})(\s?日)?$/.exec(text)
+  let year: number
+  let month: number
+  let day: number
+  if (era) {
+    const found = ERAS.find(([name, letter]) => era[1] === name || era[1] === letter)
+    if (!found) return undefined
+    year = found[2] + (era[2] === '元' ? 1 : Number(era[2])) - 1
+    month = Number(era[4])
+    day = Number(era[6])
+  } else if (western) {
+    year = Number(western[1])
+    month = Number(western[3])
+    day = Number(western[5])
+  } else return undefined
+  const time = Date.UTC(year, month - 1, day)
+  const check = new Date(time)
+  if (check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day) return undefined
+  if (era && check.toISOString().slice(0, 10) < (ERAS.at(-1)?.[3] as string)) return undefined
+  const moved = new Date(time + offset * DAY)
+  const [y, m, d] = [moved.getUTCFullYear(), moved.getUTCMonth() + 1, moved.getUTCDate()]
+  if (era) {
+    const iso = moved.toISOString().slice(0, 10)
+    const target = ERAS.find(([, , , start]) => iso >= start)
+    if (!target) return undefined
+    const eraYear = y - target[2] + 1
+    const letter = /^[MTSHR]$/.test(era[1] as string)
+    const name = letter ? target[1] : target[0]
+    // A first year written with an era's name reads 元年; with its letter (R1.5.1) it stays a number.
+    const yearText = eraYear === 1 && !letter && era[3] === '年' ? '元' : String(eraYear)
+    return `${name}${yearText}${era[3]}${m}${era[5]}${d}${era[7]}`
+  }
+  // Keep the written form: its separators, and two-digit fields where the original had them.
+  const [, , sep1, monthText, sep2, dayText, suffix] = western as RegExpExecArray
+  const fields = [monthText, dayText] as string[]
+  const padded =
+    fields.some((f) => f.startsWith('0')) ||
+    (/^[/.-]$/.test(sep1 as string) && fields.every((f) => f.length === 2))
+  const like = (n: number) => (padded ? String(n).padStart(2, '0') : String(n))
+  return `${y}${sep1}${like(m)}${sep2}${like(d)}${suffix ?? ''}`
+}
+
+/** The text with every span replaced by its placeholder (or a date shifted, when asked). */
 export async function scrubText(
   text: string,
   options: ScrubOptions = {},
@@ -276,7 +344,11 @@ export async function scrubText(
   let out = ''
   let at = 0
   for (const span of spans) {
-    out += `${text.slice(at, span.start)}［${span.kind}］`
+    const shifted =
+      span.kind === '日付' && options.dateOffset !== undefined
+        ? shiftJapaneseDate(text.slice(span.start, span.end), options.dateOffset)
+        : undefined
+    out += `${text.slice(at, span.start)}${shifted ?? `［${span.kind}］`}`
     at = span.end
   }
   return { text: out + text.slice(at), spans }

@@ -29,6 +29,10 @@ export function registerTextCommands(program: Command, define: Define): void {
     )
     .option('--institutions <file>', 'a file of hospital names, one a line, to find as written')
     .option('--input <file>', 'read this file instead of standard input')
+    .option(
+      '--date-offset <days>',
+      'move full dates by this many days, kept in their written form (和暦 stays 和暦), instead of replacing them',
+    )
     .action(
       define(async ({ io, out }, options) => {
         let patient: PatientContext | undefined
@@ -52,7 +56,16 @@ export function registerTextCommands(program: Command, define: Define): void {
         const input = options.input
           ? readFileSync(resolve(io.cwd, String(options.input)), 'utf8')
           : await readStdin()
-        const result = await scrubText(input, { patient, institutions })
+        let dateOffset: number | undefined
+        if (options.dateOffset !== undefined) {
+          dateOffset = Number(options.dateOffset)
+          if (!Number.isInteger(dateOffset) || Math.abs(dateOffset) > 36_500)
+            throw new TokumeiError(
+              `--date-offset must be a whole number of days (at most 36500 either way), not ${String(options.dateOffset)}.`,
+              { code: 'text.bad_offset', kind: 'invalid' },
+            )
+        }
+        const result = await scrubText(input, { patient, institutions, dateOffset })
         if (out.json)
           out.result(
             {
