@@ -27,6 +27,7 @@ export { baseClasses, type Classes, rollUp } from './search/classes.js'
 export { METRICS, type MetricName } from './search/metric.js'
 export { type SearchInput, type SearchResult, searchOptimal } from './search/search.js'
 export { encodeColumn, Table, tableFromRows } from './table.js'
+export { evaluateScrub, type ScrubEvaluation } from './text/evaluate.js'
 export {
   findSpans,
   loadTokenizer,

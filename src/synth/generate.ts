@@ -90,10 +90,18 @@ export async function generateSyntheticData(options: SynthOptions): Promise<Synt
       const referrer = person.visits.find((v) => v !== stay)?.hospital
       stay.events.forEach((event, n) => {
         if (event.kind === 'admission') {
-          const text = dischargeSummary(person, stay, event, referrer)
+          const { text, identifiers } = dischargeSummary(person, stay, event, referrer)
           notes.set(event, text)
-          if (formats.has('notes'))
-            sink.writeFile(`${stay.hospital.code}/notes/discharge-${person.index}-${n}.txt`, text)
+          if (formats.has('notes')) {
+            const file = `${stay.hospital.code}/notes/discharge-${person.index}-${n}.txt`
+            sink.writeFile(file, text)
+            // Where each identifier stands (UTF-16 offsets, as JavaScript counts), to measure
+            // the scrubber's precision as well as its recall.
+            sink.append(
+              'truth/note-identifiers.jsonl',
+              `${JSON.stringify({ file, identifiers: identifiers.map((i) => [i.start, i.end, i.kind]) })}\n`,
+            )
+          }
         }
         if (event.imaging) {
           studies.set(

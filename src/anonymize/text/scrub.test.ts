@@ -1,8 +1,10 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { useSyntheticData } from '../../../test/support/files.js'
+import { evaluateScrub } from './evaluate.js'
 import { foldWidth, scrubText, shiftJapaneseDate } from './scrub.js'
 
 describe('the Japanese text scrubber', () => {
@@ -29,6 +31,70 @@ describe('the Japanese text scrubber', () => {
     expect(notes).toBeGreaterThan(20)
     expect(occurrences).toBeGreaterThan(300)
   }, 60_000)
+
+  it('replaces every identifier the generator placed, whole, and little else (recall 100 %, precision measured)', async () => {
+    const { dir } = await generate({ persons: 400, hospitals: 4, seed: 'scrub-truth', formats: ['notes'] })
+    const result = await evaluateScrub(dir)
+    expect(result.notes).toBeGreaterThan(100)
+    expect(result.identifiers).toBeGreaterThan(3000)
+    expect(result.misses).toEqual([])
+    expect(result.recall).toBe(1)
+    for (const kind of ['氏名', 'ID', '日付', '住所', '郵便番号', '電話', '医療機関'])
+      expect(result.byKind[kind]?.identifiers, kind).toBeGreaterThan(0)
+    // 100 % on 3 000 persons when measured (docs/benchmarks.md); the notes' eponyms (高安動脈炎 …)
+    // and lab values are where false positives would come from.
+    expect(result.precision).toBeGreaterThanOrEqual(0.99)
+  }, 60_000)
+
+  it('counts a miss and a false positive where the truth says so (the evaluator itself)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokumei-eval-'))
+    try {
+      mkdirSync(join(dir, 'truth'))
+      mkdirSync(join(dir, 'notes'))
+      const text = '患者氏名：佐藤 一郎様。肺炎にて入院。'
+      writeFileSync(join(dir, 'notes', 'a.txt'), text)
+      // 「肺炎」 called an identifier (a miss the scrubber must show); 「佐藤」 left out of the truth
+      // (so its span is a false positive); 「一郎」 found.
+      const at = (word: string) => [text.indexOf(word), text.indexOf(word) + word.length]
+      writeFileSync(
+        join(dir, 'truth', 'note-identifiers.jsonl'),
+        `${JSON.stringify({
+          file: 'notes/a.txt',
+          identifiers: [
+            [...at('一郎'), '氏名'],
+            [...at('肺炎'), '氏名'],
+          ],
+        })}\n`,
+      )
+      const result = await evaluateScrub(dir)
+      expect(result.identifiers).toBe(2)
+      expect(result.found).toBe(1)
+      expect(result.recall).toBe(0.5)
+      expect(result.misses).toEqual([{ file: 'notes/a.txt', kind: '氏名', length: 2 }])
+      // 「佐藤 一郎」 is one merged span touching 「一郎」: a true positive, not a false one.
+      expect(result.spans).toBe(1)
+      expect(result.precision).toBe(1)
+      writeFileSync(
+        join(dir, 'truth', 'note-identifiers.jsonl'),
+        `${JSON.stringify({ file: 'notes/a.txt', identifiers: [] })}\n`,
+      )
+      const none = await evaluateScrub(dir)
+      expect(none.precision).toBe(0)
+      expect(none.falsePositives).toEqual([{ file: 'notes/a.txt', kind: '氏名', length: 5 }])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('leaves diseases named after people and places, and pointers to “this hospital”, in place', async () => {
+    const { text } = await scrubText(
+      '既往歴：高安動脈炎、橋本病、川崎病、パーキンソン病。同病院へ転院。北クリニックより紹介。高安さんの妻。',
+    )
+    for (const kept of ['高安動脈炎', '橋本病', '川崎病', 'パーキンソン病', '同病院'])
+      expect(text).toContain(kept)
+    expect(text).not.toContain('北クリニック')
+    expect(text).toContain('［氏名］さんの妻')
+  })
 
   it('finds each kind: names with titles and labels, readings, relatives, 和暦 and other dates, phones, postal codes, addresses, ages over 89, IDs, e-mail, hospitals', async () => {
     const { text } = await scrubText(

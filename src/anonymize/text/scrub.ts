@@ -85,10 +85,16 @@ const PATTERNS: ReadonlyArray<readonly [SpanKind, RegExp]> = [
   ['年齢', /(?:9\d|1[0-4]\d)\s?歳/g],
   [
     '医療機関',
-    /[\p{Script=Han}\p{Script=Katakana}\p{Script=Hiragana}ー]{2,}(?:大学病院|病院|医院|クリニック|診療所|医療センター)/gu,
+    /[\p{Script=Han}\p{Script=Katakana}\p{Script=Hiragana}ー]+(?:大学病院|病院|医院|クリニック|診療所|医療センター)/gu,
   ],
   ['ID', /\b[A-Za-z]{0,3}\d{6,}\b/g],
 ]
+
+/**
+ * 「同病院」「他医院」: one character before the suffix that points rather than names (北クリニック
+ * names). 「近くの病院」 is still replaced: a hospital's name missed costs more than words lost.
+ */
+const NOT_A_NAME = /^[当同前他本各大小某元旧新近]?(?:大学病院|病院|医院|クリニック|診療所|医療センター)$/u
 
 /** Labels whose value up to the line's end (or a bracket) is a person's name. */
 const NAME_LABEL =
@@ -153,7 +159,8 @@ function patternSpans(folded: string, institutions: readonly string[]): Span[] {
   const spans: Span[] = []
   for (const [kind, pattern] of PATTERNS)
     for (const match of folded.matchAll(pattern))
-      spans.push({ start: match.index, end: match.index + match[0].length, kind })
+      if (kind !== '医療機関' || !NOT_A_NAME.test(match[0]))
+        spans.push({ start: match.index, end: match.index + match[0].length, kind })
   for (const name of institutions)
     for (let at = folded.indexOf(name); name.length >= 2 && at >= 0; at = folded.indexOf(name, at + 1))
       spans.push({ start: at, end: at + name.length, kind: '医療機関' })
@@ -176,6 +183,10 @@ function patternSpans(folded: string, institutions: readonly string[]): Span[] {
 /** Relatives and others named beside the patient: 「妻 山口畔成様」「長男の橋本邦夫さん」. */
 const RELATIVE =
   /(?:妻|夫|長男|次男|三男|長女|次女|三女|息子|娘|父|母|兄|弟|姉|妹|孫|祖父|祖母|配偶者|家族|友人|知人|キーパーソン)の?[\s\u3000]?([^\s\u3000、。（）()「」：:]{2,10}?)(?=様|さん|氏|さま)/gu
+
+/** What follows a person's name in the name of a disease, sign or method (高安動脈炎, パーキンソン病). */
+const EPONYM_SUFFIX =
+  /^(?:病|症候群|症|動脈炎|甲状腺炎|脳症|脳炎|病変|徴候|反射|分類|型|腫|潰瘍|骨折|法|試験|手術)/
 
 function tokenSpans(text: string, tokens: ReturnType<Tokenizer['tokenize']>): Span[] {
   const spans: Span[] = []
@@ -203,7 +214,8 @@ function tokenSpans(text: string, tokens: ReturnType<Tokenizer['tokenize']>): Sp
       while (from > 0 && proper(from - 1)) from--
       while (to + 1 < tokens.length && proper(to + 1)) to++
       const span = spanOf(from, to)
-      if (span) spans.push(span)
+      // 高安動脈炎, 橋本病, 川崎病: a disease named after a person or place names nobody.
+      if (span && !EPONYM_SUFFIX.test(text.slice(span.end, span.end + 5))) spans.push(span)
     }
     // The nouns just before a title are a name, whatever the dictionary thinks of them.
     if (TITLES.has(token.surface_form) && i > 0 && noun(i - 1)) {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
-import { type PatientContext, scrubText } from '../../anonymize/index.js'
+import { evaluateScrub, type PatientContext, scrubText } from '../../anonymize/index.js'
 import { TokumeiError } from '../../model/index.js'
 import type { Define } from '../main.js'
 
@@ -11,6 +11,14 @@ async function readStdin(): Promise<string> {
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
   return Buffer.concat(chunks).toString('utf8')
 }
+
+const readInstitutions = (cwd: string, file: unknown): string[] | undefined =>
+  file
+    ? readFileSync(resolve(cwd, String(file)), 'utf8')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean)
+    : undefined
 
 /**
  * `tokumei text scrub`: Japanese free text from standard input to standard output with every name,
@@ -47,12 +55,7 @@ export function registerTextCommands(program: Command, define: Define): void {
             })
           }
         }
-        const institutions = options.institutions
-          ? readFileSync(resolve(io.cwd, String(options.institutions)), 'utf8')
-              .split('\n')
-              .map((l) => l.trim())
-              .filter(Boolean)
-          : undefined
+        const institutions = readInstitutions(io.cwd, options.institutions)
         const input = options.input
           ? readFileSync(resolve(io.cwd, String(options.input)), 'utf8')
           : await readStdin()
@@ -76,6 +79,40 @@ export function registerTextCommands(program: Command, define: Define): void {
           )
         else io.stdout.write(result.text)
         return 0
+      }),
+    )
+
+  text
+    .command('evaluate')
+    .description(
+      'measure the scrubber on a synthetic data set (`tokumei synth --formats notes`) against its truth/note-identifiers.jsonl: recall, precision, by kind',
+    )
+    .argument('<dir>', 'the synthetic data set')
+    .option('--institutions <file>', 'a file of hospital names, one a line, to find as written')
+    .action(
+      define(async ({ io, out }, options, dir) => {
+        const started = performance.now()
+        const result = await evaluateScrub(resolve(io.cwd, String(dir)), {
+          institutions: readInstitutions(io.cwd, options.institutions),
+          onNote: (done, total) => {
+            if (done % 100 === 0 || done === total) out.progress(`${done} of ${total} note(s) …`)
+          },
+        })
+        const seconds = (performance.now() - started) / 1000
+        const percent = (x: number) => `${(x * 100).toFixed(2)} %`
+        out.result({ ...result, seconds: Number(seconds.toFixed(2)) }, [
+          `${result.notes} note(s), ${result.identifiers} identifier(s) in ${seconds.toFixed(1)} s.`,
+          `Recall ${percent(result.recall)} (${result.found} replaced whole; ${percent(result.characterRecall)} of their characters).`,
+          `Precision ${percent(result.precision)} (${result.truePositives} of ${result.spans} replaced span(s) touch an identifier).`,
+          ...Object.entries(result.byKind).map(
+            ([kind, f]) => `  ${kind}: ${f.found} of ${f.identifiers} (${percent(f.recall)})`,
+          ),
+          ...result.misses.map((m) => `  missed: ${m.kind} of ${m.length} character(s) in ${m.file}`),
+          ...result.falsePositives.map(
+            (m) => `  false positive: ${m.kind} of ${m.length} character(s) in ${m.file}`,
+          ),
+        ])
+        return result.recall === 1 ? 0 : 1
       }),
     )
 }
