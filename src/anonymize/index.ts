@@ -11,6 +11,7 @@ export {
 export { parseCsv, readCsvTable, sniffDelimiter, tableToCsv } from './csv.js'
 export { DICOM_OPTIONS, type DicomOption } from './dicom/actions.js'
 export { type DeidOptions, type DeidOutcome, deidentifyDicom, replacementUid } from './dicom/deid.js'
+export { type BurnedInRule, readBurnedInRules } from './dicom/pixels.js'
 export { PROFILE, PROFILE_SOURCE } from './dicom/profile.js'
 export { deidentifyTree, type TreeResult } from './dicom/tree.js'
 export { type AnonymizeFilesResult, anonymizeFiles, readKeyFile } from './files.js'

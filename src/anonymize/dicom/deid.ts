@@ -3,6 +3,14 @@ import { TokumeiError } from '../../model/index.js'
 import { dateOffset, pseudonym } from '../transform/transform.js'
 import { type Action, type DicomOption, resolveAction } from './actions.js'
 import { asciiOf, loadDcmjs, type RawElement, readPart10, textValue, writePart10 } from './part10.js'
+import {
+  type BurnedInRule,
+  blankRegions,
+  type ImageIdentity,
+  matchingRule,
+  NATIVE_SYNTAXES,
+  type PixelLayout,
+} from './pixels.js'
 import { PROFILE, PROFILE_SOURCE } from './profile.js'
 
 /**
@@ -13,7 +21,8 @@ import { PROFILE, PROFILE_SOURCE } from './profile.js'
  * by HMAC, so that every object of a study keeps pointing at the same study, series and instances
  * within a release, and no two releases share one; dates are shifted by the person's offset (the
  * same function as the tables' date shift) under Retain Longitudinal Temporal Information with
- * Modified Dates. Objects that may carry text burned into the pixels are withheld for review.
+ * Modified Dates. Objects that may carry text burned into the pixels are withheld for review, unless
+ * a configured rule says where the text is and the pixel data is native: then it is blanked there.
  */
 
 interface Element {
@@ -31,6 +40,8 @@ export interface DeidOptions {
   readonly shiftDays?: number
   /** Withhold objects that may have burned-in text (default true); false keeps them with a warning. */
   readonly withholdBurnedIn?: boolean
+  /** Where burned-in text is on which images: blanked there (Clean Pixel Data), not withheld. */
+  readonly burnedInRules?: readonly BurnedInRule[]
   /** The file's own bytes changed in place where it can (default); false always goes through dcmjs. */
   readonly fastPath?: boolean
 }
@@ -45,8 +56,40 @@ export type DeidOutcome =
       /** Attributes removed, emptied, replaced … (counts by action), for the report. */
       readonly actions: Readonly<Record<string, number>>
       readonly privateRemoved: number
+      /** The regions of a burned-in rule were blanked. */
+      readonly pixelsCleaned: boolean
     }
   | { readonly status: 'withheld'; readonly reason: string }
+
+const BIG_ENDIAN = '1.2.840.10008.1.2.2'
+
+/** CID 7050: what blanking the pixels of a rule's regions is. */
+const CLEAN_PIXEL_DATA = ['113101', 'Clean Pixel Data Option'] as const
+
+/** What to do with the pixels: nothing, blank a rule's regions, or withhold the object (and why). */
+type PixelPlan =
+  | { readonly kind: 'keep' }
+  | { readonly kind: 'blank'; readonly rule: BurnedInRule; readonly label: string }
+  | { readonly kind: 'withhold'; readonly reason: string }
+
+function pixelPlan(
+  reason: string | undefined,
+  image: ImageIdentity,
+  native: boolean,
+  settings: DeidOptions,
+): PixelPlan {
+  const rule = matchingRule(settings.burnedInRules, image)
+  const withhold = settings.withholdBurnedIn !== false
+  if (rule) {
+    const index = (settings.burnedInRules ?? []).indexOf(rule) + 1
+    const label = rule.name ? `rule ${index} (${rule.name})` : `rule ${index}`
+    if (native) return { kind: 'blank', rule, label }
+    return withhold
+      ? { kind: 'withhold', reason: `${label} applies, but compressed pixel data is not blanked` }
+      : { kind: 'keep' }
+  }
+  return reason && withhold ? { kind: 'withhold', reason } : { kind: 'keep' }
+}
 
 /** Options that contradict each other (PS3.15 E.3). */
 const EXCLUSIVE: ReadonlyArray<readonly [DicomOption, DicomOption]> = [
@@ -455,9 +498,47 @@ function deidentifyPart10(
 ): DeidOutcome | undefined {
   const file = readPart10(bytes)
   if (!file) return undefined
-  const withheld = rawBurnedIn(file.dataset)
-  if (withheld && settings.withholdBurnedIn !== false) return { status: 'withheld', reason: withheld }
   const text = (tag: number) => asciiOf(file.dataset.find((e) => e.tag === tag)?.value).trim()
+  const number = (tag: number, fallback: number) => {
+    const element = file.dataset.find((e) => e.tag === tag)
+    const value = element?.value
+    if (!value || value.length === 0) return fallback
+    if (element.vr === 'US')
+      return value.length >= 2 ? (value[0] as number) | ((value[1] as number) << 8) : fallback
+    const parsed = Number(asciiOf(value).trim())
+    return Number.isFinite(parsed) ? parsed : fallback
+  }
+  const image: ImageIdentity = {
+    modality: text(0x00080060),
+    manufacturer: text(0x00080070),
+    model: text(0x00081090),
+    sopClass: text(0x00080016),
+    rows: number(0x00280010, 0),
+    columns: number(0x00280011, 0),
+  }
+  const syntax = asciiOf(file.meta.find((e) => e.tag === 0x00020010)?.value).trim()
+  const plan = pixelPlan(rawBurnedIn(file.dataset), image, NATIVE_SYNTAXES.has(syntax), settings)
+  if (plan.kind === 'withhold') return { status: 'withheld', reason: plan.reason }
+  let blanked: RawElement | undefined
+  if (plan.kind === 'blank') {
+    const element = file.dataset.find((e) => e.tag === 0x7fe00010)
+    if (!element?.value)
+      return { status: 'withheld', reason: `${plan.label} applies, but the object has no native pixel data` }
+    const pixels = element.value.slice()
+    const layout: PixelLayout = {
+      rows: image.rows,
+      columns: image.columns,
+      samplesPerPixel: number(0x00280002, 1),
+      bitsAllocated: number(0x00280100, 0),
+      planarConfiguration: number(0x00280006, 0),
+      frames: number(0x00280008, 1),
+      photometric: text(0x00280004),
+    }
+    const why = blankRegions(pixels, layout, plan.rule.regions)
+    if (why && settings.withholdBurnedIn !== false)
+      return { status: 'withheld', reason: `${plan.label} applies, but ${why}` }
+    if (!why) blanked = changed(element, pixels)
+  }
   const person = text(0x00100020) || text(0x0020000d)
   const walk: Walk = {
     key: settings.key,
@@ -466,8 +547,13 @@ function deidentifyPart10(
     actions: {},
     privateRemoved: 0,
   }
-  const dataset = deidentifyRaw(file.dataset, walk)
-  const used = METHOD_CODES.filter(([option]) => option === 'basic' || options.has(option))
+  const dataset = deidentifyRaw(file.dataset, walk).map((e) =>
+    blanked && e.tag === 0x7fe00010 ? blanked : e,
+  )
+  const used = [
+    ...METHOD_CODES.filter(([option]) => option === 'basic' || options.has(option)),
+    ...(blanked ? [['pixels', ...CLEAN_PIXEL_DATA] as const] : []),
+  ]
   const item = (code: string, meaning: string): RawElement[] => [
     { tag: 0x00080100, vr: 'SH', value: textValue('SH', code) },
     { tag: 0x00080102, vr: 'SH', value: textValue('SH', 'DCM') },
@@ -489,6 +575,7 @@ function deidentifyPart10(
             : 'REMOVED',
       ),
     },
+    ...(blanked ? [{ tag: 0x00280301, vr: 'CS', value: textValue('CS', 'NO') }] : []),
   ]
   const addedTags = new Set(added.map((e) => e.tag))
   const finalDataset = [...dataset.filter((e) => !addedTags.has(e.tag)), ...added]
@@ -505,7 +592,65 @@ function deidentifyPart10(
     instanceUid,
     actions: walk.actions,
     privateRemoved: walk.privateRemoved,
+    pixelsCleaned: blanked !== undefined,
   }
+}
+
+/**
+ * Blanks a rule's regions in pixel data dcmjs has read (its native pixel data is one buffer, or one
+ * per frame): the buffers are joined, blanked, and split again as they were.
+ */
+function blankDcmjsPixels(
+  dataset: Dataset,
+  image: ImageIdentity,
+  rule: BurnedInRule,
+  syntax: string,
+  numberOf: (tag: string, fallback: number) => number,
+): string | undefined {
+  const buffers = (dataset['7FE00010']?.Value ?? []).filter(
+    (v): v is ArrayBuffer => v instanceof ArrayBuffer || ArrayBuffer.isView(v),
+  )
+  if (buffers.length === 0) return 'the object has no native pixel data'
+  const views = buffers.map((b) =>
+    ArrayBuffer.isView(b)
+      ? new Uint8Array(
+          (b as ArrayBufferView).buffer,
+          (b as ArrayBufferView).byteOffset,
+          (b as ArrayBufferView).byteLength,
+        )
+      : new Uint8Array(b),
+  )
+  const joined = Buffer.concat(views)
+  // 8-bit samples in a big-endian OW value come in swapped pairs (dcmjs keeps the file's order): put
+  // them in image order to blank, and back after. Wider samples are zeroed whole, in either order.
+  const swapped =
+    syntax === BIG_ENDIAN &&
+    numberOf('00280100', 0) === 8 &&
+    dataset['7FE00010']?.vr === 'OW' &&
+    joined.length % 2 === 0
+  if (swapped) joined.swap16()
+  const why = blankRegions(
+    joined,
+    {
+      rows: image.rows,
+      columns: image.columns,
+      samplesPerPixel: numberOf('00280002', 1),
+      bitsAllocated: numberOf('00280100', 0),
+      planarConfiguration: numberOf('00280006', 0),
+      frames: numberOf('00280008', 1),
+      photometric: textOf(dataset['00280004']) ?? '',
+    },
+    rule.regions,
+  )
+  if (why) return why
+  if (swapped) joined.swap16()
+  let at = 0
+  ;(dataset['7FE00010'] as Element).Value = views.map((v) => {
+    const part = joined.buffer.slice(joined.byteOffset + at, joined.byteOffset + at + v.byteLength)
+    at += v.byteLength
+    return part
+  })
+  return undefined
 }
 
 /** De-identifies one Part 10 object. A file dcmjs cannot read is an error (the caller quarantines it). */
@@ -533,8 +678,28 @@ export function deidentifyDicom(bytes: Uint8Array, settings: DeidOptions): DeidO
       code: 'dicom.unreadable',
       kind: 'invalid',
     })
-  const withheld = burnedInReason(dataset)
-  if (withheld && settings.withholdBurnedIn !== false) return { status: 'withheld', reason: withheld }
+  const numberOf = (tag: string, fallback: number) => {
+    const value = Number(first(dataset[tag]))
+    return first(dataset[tag]) === undefined || !Number.isFinite(value) ? fallback : value
+  }
+  const image: ImageIdentity = {
+    modality: textOf(dataset['00080060']) ?? '',
+    manufacturer: textOf(dataset['00080070']) ?? '',
+    model: textOf(dataset['00081090']) ?? '',
+    sopClass: textOf(dataset['00080016']) ?? '',
+    rows: numberOf('00280010', 0),
+    columns: numberOf('00280011', 0),
+  }
+  const syntax = textOf(message.meta['00020010']) ?? ''
+  const plan = pixelPlan(burnedInReason(dataset), image, NATIVE_SYNTAXES.has(syntax), settings)
+  if (plan.kind === 'withhold') return { status: 'withheld', reason: plan.reason }
+  let pixelsCleaned = false
+  if (plan.kind === 'blank') {
+    const why = blankDcmjsPixels(dataset, image, plan.rule, syntax, numberOf)
+    if (why && settings.withholdBurnedIn !== false)
+      return { status: 'withheld', reason: `${plan.label} applies, but ${why}` }
+    pixelsCleaned = why === undefined
+  }
   // The person's offset, from the patient ID as the hospital sent it (every object of one person
   // at one institution moves by the same days).
   const person = textOf(dataset['00100020']) ?? textOf(dataset['0020000D']) ?? ''
@@ -548,7 +713,11 @@ export function deidentifyDicom(bytes: Uint8Array, settings: DeidOptions): DeidO
   deidentifyDataset(dataset, walk)
   // What was done, said in the object itself (PS3.15 E.1.1, PS3.3 C.12.1.1.1).
   dataset['00120062'] = { vr: 'CS', Value: ['YES'] }
-  const used = METHOD_CODES.filter(([option]) => option === 'basic' || options.has(option))
+  const used = [
+    ...METHOD_CODES.filter(([option]) => option === 'basic' || options.has(option)),
+    ...(pixelsCleaned ? [['pixels', ...CLEAN_PIXEL_DATA] as const] : []),
+  ]
+  if (pixelsCleaned) dataset['00280301'] = { vr: 'CS', Value: ['NO'] }
   dataset['00120063'] = {
     vr: 'LO',
     Value: [`tokumei; ${PROFILE_SOURCE}`.slice(0, 64)],
@@ -584,5 +753,6 @@ export function deidentifyDicom(bytes: Uint8Array, settings: DeidOptions): DeidO
     instanceUid,
     actions: walk.actions,
     privateRemoved: walk.privateRemoved,
+    pixelsCleaned,
   }
 }

@@ -14,5 +14,6 @@ parentPort?.postMessage(
     options: new Set(settings.options),
     shiftDays: settings.shiftDays,
     withholdBurnedIn: settings.withholdBurnedIn,
+    burnedInRules: settings.burnedInRules,
   }),
 )

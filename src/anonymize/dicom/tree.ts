@@ -29,6 +29,8 @@ export interface TreeResult {
   readonly withheld: ReadonlyArray<{ readonly path: string; readonly reason: string }>
   readonly refused: ReadonlyArray<{ readonly path: string; readonly reason: string }>
   readonly privateRemoved: number
+  /** Objects whose burned-in text was blanked by a rule's regions. */
+  readonly pixelsCleaned: number
   readonly actions: Readonly<Record<string, number>>
   readonly studies: number
   readonly milliseconds: number
@@ -45,6 +47,7 @@ export interface PlainDeidOptions {
   readonly options: readonly DicomOption[]
   readonly shiftDays?: number
   readonly withholdBurnedIn?: boolean
+  readonly burnedInRules?: DeidOptions['burnedInRules']
 }
 
 /** Fewer files than this stay in one thread: a worker costs more to start (dcmjs loads) than it saves. */
@@ -84,6 +87,7 @@ export function processFiles(
   let bytes = 0
   let deidentified = 0
   let privateRemoved = 0
+  let pixelsCleaned = 0
   const withheld: Array<{ path: string; reason: string }> = []
   const refused: Array<{ path: string; reason: string }> = []
   const actions: Record<string, number> = {}
@@ -113,6 +117,7 @@ export function processFiles(
       renameSync(`${target}.partial`, target)
       deidentified++
       privateRemoved += outcome.privateRemoved
+      if (outcome.pixelsCleaned) pixelsCleaned++
       studies.add(outcome.studyUid)
       for (const [action, n] of Object.entries(outcome.actions)) actions[action] = (actions[action] ?? 0) + n
     } catch (error) {
@@ -130,6 +135,7 @@ export function processFiles(
     withheld,
     refused,
     privateRemoved,
+    pixelsCleaned,
     actions,
     studyUids: [...studies],
   }
@@ -187,6 +193,7 @@ export async function deidentifyTree(
       options: [...(options.options ?? [])],
       shiftDays: options.shiftDays,
       withholdBurnedIn: options.withholdBurnedIn,
+      burnedInRules: options.burnedInRules,
     }
     parts = await Promise.all(shares.map((share) => inWorker(share, root, out, plain)))
     onProgress?.(paths.length)
@@ -201,6 +208,7 @@ export async function deidentifyTree(
     withheld: parts.flatMap((p) => p.withheld),
     refused: parts.flatMap((p) => p.refused),
     privateRemoved: parts.reduce((s, p) => s + p.privateRemoved, 0),
+    pixelsCleaned: parts.reduce((s, p) => s + p.pixelsCleaned, 0),
     actions,
     studies: new Set(parts.flatMap((p) => p.studyUids)).size,
     milliseconds: Math.round(performance.now() - started),

@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
-import { DICOM_OPTIONS, type DicomOption, deidentifyTree, readKeyFile } from '../../anonymize/index.js'
+import {
+  DICOM_OPTIONS,
+  type DicomOption,
+  deidentifyTree,
+  readBurnedInRules,
+  readKeyFile,
+} from '../../anonymize/index.js'
 import { TokumeiError } from '../../model/index.js'
 import type { Define } from '../main.js'
 
@@ -14,7 +20,7 @@ export function registerDicomCommands(program: Command, define: Define): void {
   dicom
     .command('deid')
     .description(
-      'de-identify DICOM files (PS3.15 Annex E Basic Application Level Confidentiality Profile): every attribute of Table E.1-1 by its action, private tags removed, UIDs replaced by HMAC-derived 2.25 UIDs, objects with burned-in text withheld',
+      'de-identify DICOM files (PS3.15 Annex E Basic Application Level Confidentiality Profile): every attribute of Table E.1-1 by its action, private tags removed, UIDs replaced by HMAC-derived 2.25 UIDs, objects with burned-in text withheld or, where a rule says where it is, blanked',
     )
     .argument('<in>', 'a DICOM file or a directory tree of them')
     .argument('<out>', 'an empty or new directory: OUT/<study>/<series>/<instance>.dcm')
@@ -22,6 +28,10 @@ export function registerDicomCommands(program: Command, define: Define): void {
     .option('--key-file <file>', 'the release key (64 hex digits); default: a random key used once')
     .option('--days <n>', 'date shifts span ± this many days (with retain-long-modified-dates)', '365')
     .option('--keep-burned-in', 'write objects that may have burned-in text instead of withholding them')
+    .option(
+      '--burned-in-regions <file>',
+      'YAML or JSON rules saying where burned-in text is: { rules: [{ name, match: { modality, manufacturer, model, sopClass, rows, columns }, regions: [{ x, y, width, height }] }] }; matching native images are blanked there (Clean Pixel Data) instead of withheld',
+    )
     .action(
       define(async ({ io, out }, options, input, output) => {
         const chosen = String(options.option ?? '')
@@ -43,6 +53,9 @@ export function registerDicomCommands(program: Command, define: Define): void {
             code: 'cli.usage',
             kind: 'invalid',
           })
+        const burnedInRules = options.burnedInRegions
+          ? readBurnedInRules(resolve(io.cwd, String(options.burnedInRegions)))
+          : undefined
         const key = options.keyFile ? readKeyFile(resolve(io.cwd, String(options.keyFile))) : randomBytes(32)
         const result = await deidentifyTree(
           resolve(io.cwd, String(input)),
@@ -52,11 +65,12 @@ export function registerDicomCommands(program: Command, define: Define): void {
             options: new Set(chosen as DicomOption[]),
             shiftDays: days,
             withholdBurnedIn: !options.keepBurnedIn,
+            burnedInRules,
           },
           (done) => out.progress(`${done} file(s) …`),
         )
         out.result(result, [
-          `${result.deidentified} of ${result.files} file(s) de-identified into ${result.studies} study(ies) (${(result.bytes / 1e6).toFixed(1)} MB in ${result.milliseconds} ms); ${result.privateRemoved} private attribute(s) removed.`,
+          `${result.deidentified} of ${result.files} file(s) de-identified into ${result.studies} study(ies) (${(result.bytes / 1e6).toFixed(1)} MB in ${result.milliseconds} ms); ${result.privateRemoved} private attribute(s) removed${result.pixelsCleaned > 0 ? `; burned-in text blanked in ${result.pixelsCleaned}` : ''}.`,
           ...(result.withheld.length > 0
             ? [
                 `Withheld for review (possible burned-in text), ${result.withheld.length}:`,
