@@ -31,10 +31,12 @@ export { encodeColumn, Table, tableFromRows } from './table.js'
 export { evaluateScrub, type ScrubEvaluation } from './text/evaluate.js'
 export {
   findSpans,
+  findSpansWith,
   loadTokenizer,
   type PatientContext,
   type ScrubOptions,
   type Span,
   scrubText,
+  scrubTextWith,
 } from './text/scrub.js'
 export { type Verification, verifyAnonymization } from './verify/verify.js'

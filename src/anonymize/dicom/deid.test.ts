@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import dcmjs from 'dcmjs'
 import { describe, expect, it } from 'vitest'
+import { readDicom, writeDicom } from '../../../test/support/dicom.js'
 import { listFiles, sharedData, useSyntheticData } from '../../../test/support/files.js'
 import { dateOffset } from '../transform/transform.js'
 import { resolveAction } from './actions.js'
@@ -16,30 +17,15 @@ const hasDcmdump = spawnSync('dcmdump', ['--version']).status === 0
 type Element = { vr: string; Value?: unknown[] }
 type Dataset = Record<string, Element>
 
-const { DicomDict, DicomMessage, DicomMetaDictionary } = dcmjs.data
+const { DicomMetaDictionary } = dcmjs.data
 
-/** A Part 10 object of the given dataset, written by dcmjs. */
-function write(dataset: Dataset, sopInstance = '1.2.3.4.5.6.7'): Uint8Array {
-  const meta = DicomMetaDictionary.denaturalizeDataset({
-    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
-    MediaStorageSOPClassUID: '1.2.840.10008.5.1.4.1.1.2',
-    MediaStorageSOPInstanceUID: sopInstance,
-    TransferSyntaxUID: '1.2.840.10008.1.2.1',
-    ImplementationClassUID: '1.2.3.4',
-  })
-  const dict = new DicomDict(meta)
-  dict.dict = dataset as typeof dict.dict
-  return new Uint8Array(dict.write())
-}
+const write = writeDicom
 
 /** An element's values without the empty strings dcmjs reads a zero-length value as. */
 const nonEmpty = (element: Element | undefined) =>
   (element?.Value ?? []).filter((v) => v !== '' && v !== null)
 
-const read = (bytes: Uint8Array): Dataset =>
-  DicomMessage.readFile(
-    bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
-  ).dict as Dataset
+const read = readDicom
 
 /** A value of each VR that a canary can be found in. */
 function canaryValue(vr: string, tag: string): unknown {

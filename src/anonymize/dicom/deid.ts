@@ -1,7 +1,9 @@
 import { createHmac } from 'node:crypto'
+import type { Tokenizer } from 'kuromoji'
 import { TokumeiError } from '../../model/index.js'
 import { dateOffset, pseudonym } from '../transform/transform.js'
 import { type Action, type DicomOption, resolveAction } from './actions.js'
+import { isDescriptorVr, rawDescriptorCleaner, textDescriptorCleaner } from './descriptors.js'
 import { asciiOf, loadDcmjs, type RawElement, readPart10, textValue, writePart10 } from './part10.js'
 import {
   type BurnedInRule,
@@ -42,6 +44,11 @@ export interface DeidOptions {
   readonly withholdBurnedIn?: boolean
   /** Where burned-in text is on which images: blanked there (Clean Pixel Data), not withheld. */
   readonly burnedInRules?: readonly BurnedInRule[]
+  /**
+   * kuromoji, loaded (`loadTokenizer`): needed by clean-descriptors, whose descriptors go through
+   * the text scrubber (de-identification is synchronous; the caller waits for the dictionary once).
+   */
+  readonly tokenizer?: Tokenizer
   /** The file's own bytes changed in place where it can (default); false always goes through dcmjs. */
   readonly fastPath?: boolean
 }
@@ -215,6 +222,19 @@ interface Walk {
   readonly offset: number
   readonly actions: Record<string, number>
   privateRemoved: number
+  /** Clean Descriptors: a C descriptor's bytes (or dcmjs values) scrubbed; undefined: removed. */
+  readonly descriptorRaw?: (value: Uint8Array, vr: string) => Uint8Array | undefined
+  readonly descriptorText?: (values: readonly unknown[], vr: string) => unknown[] | undefined
+}
+
+function scrubberFor(settings: DeidOptions, options: ReadonlySet<DicomOption>): Tokenizer | undefined {
+  if (!options.has('clean-descriptors')) return undefined
+  if (!settings.tokenizer)
+    throw new TokumeiError(
+      'clean-descriptors cleans descriptors with the text scrubber: load it first (loadTokenizer) and pass it as `tokenizer`.',
+      { code: 'dicom.no_scrubber', kind: 'invalid' },
+    )
+  return settings.tokenizer
 }
 
 function actionFor(tag: string, walk: Walk): Action | undefined {
@@ -253,8 +273,15 @@ function clean(element: Element, walk: Walk): 'kept' | 'removed' {
   }
   // A time of day keeps its value: the shift is whole days.
   if (element.vr === 'TM') return 'kept'
-  // Free-text descriptors cannot be cleaned without reading them: removed (the text scrubber will
-  // clean them when it exists).
+  // A descriptor under Clean Descriptors goes through the text scrubber; any other C text, or one
+  // the scrubber cannot give back, is removed.
+  if (isDescriptorVr(element.vr) && walk.descriptorText) {
+    const cleaned = walk.descriptorText(element.Value ?? [], element.vr)
+    if (cleaned) {
+      element.Value = cleaned
+      return 'kept'
+    }
+  }
   return 'removed'
 }
 
@@ -410,6 +437,10 @@ function cleanRaw(element: RawElement, walk: Walk): RawElement | undefined {
     return changed(element, textValue(element.vr, values.join('\\')))
   }
   if (element.vr === 'TM') return element
+  if (isDescriptorVr(element.vr) && walk.descriptorRaw && element.value) {
+    const cleaned = walk.descriptorRaw(element.value, element.vr)
+    if (cleaned) return changed(element, cleaned)
+  }
   return undefined
 }
 
@@ -540,12 +571,14 @@ function deidentifyPart10(
     if (!why) blanked = changed(element, pixels)
   }
   const person = text(0x00100020) || text(0x0020000d)
+  const scrubber = scrubberFor(settings, options)
   const walk: Walk = {
     key: settings.key,
     options,
     offset: dateOffset(settings.key, `dicom\u0000${person}`, settings.shiftDays ?? 365),
     actions: {},
     privateRemoved: 0,
+    descriptorRaw: scrubber ? rawDescriptorCleaner(scrubber, file.dataset) : undefined,
   }
   const dataset = deidentifyRaw(file.dataset, walk).map((e) =>
     blanked && e.tag === 0x7fe00010 ? blanked : e,
@@ -703,12 +736,14 @@ export function deidentifyDicom(bytes: Uint8Array, settings: DeidOptions): DeidO
   // The person's offset, from the patient ID as the hospital sent it (every object of one person
   // at one institution moves by the same days).
   const person = textOf(dataset['00100020']) ?? textOf(dataset['0020000D']) ?? ''
+  const scrubber = scrubberFor(settings, options)
   const walk: Walk = {
     key: settings.key,
     options,
     offset: dateOffset(settings.key, `dicom\u0000${person}`, settings.shiftDays ?? 365),
     actions: {},
     privateRemoved: 0,
+    descriptorText: scrubber ? textDescriptorCleaner(scrubber, dataset) : undefined,
   }
   deidentifyDataset(dataset, walk)
   // What was done, said in the object itself (PS3.15 E.1.1, PS3.3 C.12.1.1.1).

@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import dcmjs from 'dcmjs'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { readDicom, writeDicom } from '../../../test/support/dicom.js'
 import { listFiles, sharedData, useSyntheticData } from '../../../test/support/files.js'
 import { deidentifyDicom } from './deid.js'
 import {
@@ -17,15 +17,11 @@ import {
 import { deidentifyTree } from './tree.js'
 
 const KEY = Buffer.alloc(32, 5)
-const { DicomDict, DicomMessage, DicomMetaDictionary } = dcmjs.data
 type Dataset = Record<string, { vr: string; Value?: unknown[] }>
 const samples = (name: string) =>
   sharedData('dicom', 'pydicom_pydicom', 'src', 'pydicom', 'data', 'test_files', name)
 
-const read = (bytes: Uint8Array): Dataset =>
-  DicomMessage.readFile(
-    bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
-  ).dict as Dataset
+const read = readDicom
 
 const pixelsOf = (dataset: Dataset) =>
   Buffer.concat(((dataset['7FE00010']?.Value ?? []) as ArrayBuffer[]).map((b) => new Uint8Array(b)))
@@ -51,15 +47,7 @@ const inside = (x: number, y: number, regions: readonly Region[]) =>
 function ultrasound(): Uint8Array {
   const [rows, columns] = [12, 16]
   const pixels = new Uint8Array(rows * columns * 3 * 2).map((_, i) => 1 + (i % 250))
-  const meta = DicomMetaDictionary.denaturalizeDataset({
-    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
-    MediaStorageSOPClassUID: '1.2.840.10008.5.1.4.1.1.3.1',
-    MediaStorageSOPInstanceUID: '1.2.3.9',
-    TransferSyntaxUID: '1.2.840.10008.1.2.1',
-    ImplementationClassUID: '1.2.3.4',
-  })
-  const dict = new DicomDict(meta)
-  dict.dict = {
+  return writeDicom({
     '00080016': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.3.1'] },
     '00080018': { vr: 'UI', Value: ['1.2.3.9'] },
     '00080060': { vr: 'CS', Value: ['US'] },
@@ -75,8 +63,7 @@ function ultrasound(): Uint8Array {
     '00280101': { vr: 'US', Value: [8] },
     '00280301': { vr: 'CS', Value: ['YES'] },
     '7FE00010': { vr: 'OB', Value: [pixels.buffer] },
-  } as typeof dict.dict
-  return new Uint8Array(dict.write())
+  })
 }
 
 const header: BurnedInRule = {

@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads'
+import { loadTokenizer } from '../text/scrub.js'
 import { type PlainDeidOptions, processFiles } from './tree.js'
 
 /** A worker of `deidentifyTree`: its share of the files, read, de-identified and written. */
@@ -15,5 +16,6 @@ parentPort?.postMessage(
     shiftDays: settings.shiftDays,
     withholdBurnedIn: settings.withholdBurnedIn,
     burnedInRules: settings.burnedInRules,
+    tokenizer: settings.options.includes('clean-descriptors') ? await loadTokenizer() : undefined,
   }),
 )

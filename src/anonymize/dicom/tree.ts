@@ -11,6 +11,7 @@ import { availableParallelism } from 'node:os'
 import { join, relative } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { TokumeiError } from '../../model/index.js'
+import { loadTokenizer } from '../text/scrub.js'
 import type { DicomOption } from './actions.js'
 import { type DeidOptions, deidentifyDicom } from './deid.js'
 
@@ -184,6 +185,11 @@ export async function deidentifyTree(
   const started = performance.now()
   const root = statSync(input).isFile() ? join(input, '..') : input
   const paths = filesOf(input)
+  // Clean Descriptors scrubs text: the dictionary loads once here (and once in each worker).
+  const settings: DeidOptions =
+    options.options?.has('clean-descriptors') && !options.tokenizer
+      ? { ...options, tokenizer: await loadTokenizer() }
+      : options
   let parts: PartResult[]
   if (threads > 1 && paths.length >= parallelFrom) {
     // Interleaved shares: each thread gets every n-th file, so large and small files spread evenly.
@@ -197,7 +203,7 @@ export async function deidentifyTree(
     }
     parts = await Promise.all(shares.map((share) => inWorker(share, root, out, plain)))
     onProgress?.(paths.length)
-  } else parts = [processFiles(paths, root, out, options, onProgress)]
+  } else parts = [processFiles(paths, root, out, settings, onProgress)]
   const actions: Record<string, number> = {}
   for (const part of parts)
     for (const [action, n] of Object.entries(part.actions)) actions[action] = (actions[action] ?? 0) + n

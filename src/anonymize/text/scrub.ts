@@ -262,8 +262,13 @@ function merge(spans: Span[], text: string): Span[] {
 
 /** The spans to replace in `text`. */
 export async function findSpans(text: string, options: ScrubOptions = {}): Promise<Span[]> {
+  return findSpansWith(await loadTokenizer(), text, options)
+}
+
+/** `findSpans` with a tokenizer already loaded: synchronous, for callers that cannot wait (DICOM). */
+export function findSpansWith(tokenizer: Tokenizer, text: string, options: ScrubOptions = {}): Span[] {
   const folded = foldWidth(text)
-  const tokens = (await loadTokenizer()).tokenize(text)
+  const tokens = tokenizer.tokenize(text)
   const found = merge(
     [
       ...(options.patient ? contextSpans(folded, options.patient) : []),
@@ -352,7 +357,16 @@ export async function scrubText(
   text: string,
   options: ScrubOptions = {},
 ): Promise<{ text: string; spans: Span[] }> {
-  const spans = await findSpans(text, options)
+  return scrubTextWith(await loadTokenizer(), text, options)
+}
+
+/** `scrubText` with a tokenizer already loaded (synchronous). */
+export function scrubTextWith(
+  tokenizer: Tokenizer,
+  text: string,
+  options: ScrubOptions = {},
+): { text: string; spans: Span[] } {
+  const spans = findSpansWith(tokenizer, text, options)
   let out = ''
   let at = 0
   for (const span of spans) {

@@ -92,6 +92,8 @@ export function writeDicomStudy(
       ReferringPhysicianName: [{ Ideographic: `${event.physician.kanji}^` }],
       StationName: `${modality}${rng.int(1, 4)}`,
       StudyDescription: `${modality} ${event.diagnoses[0]?.name ?? '検査'}`,
+      // What technologists type: the patient's name in a comment (Clean Descriptors must find it).
+      ImageComments: `${id.surname}${id.given}様 ${event.diagnoses[0]?.name ?? '検査'} 経過観察`,
       PerformingPhysicianName: [{ Ideographic: `${event.physician.kanji}^` }],
       OperatorsName: [{ Ideographic: `技師^${rng.pick(['一郎', '花子', '健'])}` }],
       PatientName: [name],
