@@ -13,6 +13,7 @@ import {
   NATIVE_SYNTAXES,
   type PixelLayout,
 } from './pixels.js'
+import { creatorsOf, type PrivateAllowed, privateKeeper } from './private.js'
 import { PROFILE, PROFILE_SOURCE } from './profile.js'
 
 /**
@@ -42,6 +43,8 @@ export interface DeidOptions {
   readonly shiftDays?: number
   /** Withhold objects that may have burned-in text (default true); false keeps them with a warning. */
   readonly withholdBurnedIn?: boolean
+  /** Private attributes to keep, by creator and offset (everything else private is removed). */
+  readonly privateAllowList?: readonly PrivateAllowed[]
   /** Where burned-in text is on which images: blanked there (Clean Pixel Data), not withheld. */
   readonly burnedInRules?: readonly BurnedInRule[]
   /**
@@ -63,6 +66,8 @@ export type DeidOutcome =
       /** Attributes removed, emptied, replaced … (counts by action), for the report. */
       readonly actions: Readonly<Record<string, number>>
       readonly privateRemoved: number
+      /** Private attributes kept by the allow-list. */
+      readonly privateKept: number
       /** The regions of a burned-in rule were blanked. */
       readonly pixelsCleaned: boolean
     }
@@ -222,6 +227,8 @@ interface Walk {
   readonly offset: number
   readonly actions: Record<string, number>
   privateRemoved: number
+  privateKept: number
+  readonly privateAllowed?: readonly PrivateAllowed[]
   /** Clean Descriptors: a C descriptor's bytes (or dcmjs values) scrubbed; undefined: removed. */
   readonly descriptorRaw?: (value: Uint8Array, vr: string) => Uint8Array | undefined
   readonly descriptorText?: (values: readonly unknown[], vr: string) => unknown[] | undefined
@@ -286,10 +293,26 @@ function clean(element: Element, walk: Walk): 'kept' | 'removed' {
 }
 
 function deidentifyDataset(dataset: Dataset, walk: Walk): void {
+  const tags = Object.keys(dataset).map((t) => Number.parseInt(t, 16) >>> 0)
+  const keepPrivate = walk.privateAllowed
+    ? privateKeeper(
+        walk.privateAllowed,
+        creatorsOf(
+          Object.entries(dataset).map(([t, e]) => [Number.parseInt(t, 16) >>> 0, textOf(e)] as const),
+        ),
+        tags,
+      )
+    : () => false
   for (const tag of Object.keys(dataset)) {
     const element = dataset[tag] as Element
     const group = Number.parseInt(tag.slice(0, 4), 16)
     if (group % 2 === 1) {
+      if (keepPrivate(Number.parseInt(tag, 16) >>> 0)) {
+        walk.privateKept++
+        if (element.vr === 'SQ')
+          for (const item of (element.Value ?? []) as Dataset[]) deidentifyDataset(item, walk)
+        continue
+      }
       delete dataset[tag]
       walk.privateRemoved++
       continue
@@ -446,9 +469,23 @@ function cleanRaw(element: RawElement, walk: Walk): RawElement | undefined {
 
 function deidentifyRaw(elements: readonly RawElement[], walk: Walk): RawElement[] {
   const out: RawElement[] = []
+  const keepPrivate = walk.privateAllowed
+    ? privateKeeper(
+        walk.privateAllowed,
+        creatorsOf(elements.map((e) => [e.tag, e.value ? asciiOf(e.value) : undefined] as const)),
+        elements.map((e) => e.tag),
+      )
+    : () => false
   for (const element of elements) {
     if ((element.tag >>> 16) % 2 === 1) {
-      walk.privateRemoved++
+      if (keepPrivate(element.tag)) {
+        walk.privateKept++
+        out.push(
+          element.items
+            ? { tag: element.tag, vr: 'SQ', items: element.items.map((i) => deidentifyRaw(i, walk)) }
+            : element,
+        )
+      } else walk.privateRemoved++
       continue
     }
     const action = actionFor(hexTag(element.tag), walk)
@@ -578,13 +615,20 @@ function deidentifyPart10(
     offset: dateOffset(settings.key, `dicom\u0000${person}`, settings.shiftDays ?? 365),
     actions: {},
     privateRemoved: 0,
+    privateKept: 0,
+    privateAllowed: settings.privateAllowList,
     descriptorRaw: scrubber ? rawDescriptorCleaner(scrubber, file.dataset) : undefined,
   }
   const dataset = deidentifyRaw(file.dataset, walk).map((e) =>
     blanked && e.tag === 0x7fe00010 ? blanked : e,
   )
   const used = [
-    ...METHOD_CODES.filter(([option]) => option === 'basic' || options.has(option)),
+    ...METHOD_CODES.filter(
+      ([option]) =>
+        option === 'basic' ||
+        options.has(option) ||
+        (option === 'retain-safe-private' && walk.privateKept > 0),
+    ),
     ...(blanked ? [['pixels', ...CLEAN_PIXEL_DATA] as const] : []),
   ]
   const item = (code: string, meaning: string): RawElement[] => [
@@ -625,6 +669,7 @@ function deidentifyPart10(
     instanceUid,
     actions: walk.actions,
     privateRemoved: walk.privateRemoved,
+    privateKept: walk.privateKept,
     pixelsCleaned: blanked !== undefined,
   }
 }
@@ -743,13 +788,20 @@ export function deidentifyDicom(bytes: Uint8Array, settings: DeidOptions): DeidO
     offset: dateOffset(settings.key, `dicom\u0000${person}`, settings.shiftDays ?? 365),
     actions: {},
     privateRemoved: 0,
+    privateKept: 0,
+    privateAllowed: settings.privateAllowList,
     descriptorText: scrubber ? textDescriptorCleaner(scrubber, dataset) : undefined,
   }
   deidentifyDataset(dataset, walk)
   // What was done, said in the object itself (PS3.15 E.1.1, PS3.3 C.12.1.1.1).
   dataset['00120062'] = { vr: 'CS', Value: ['YES'] }
   const used = [
-    ...METHOD_CODES.filter(([option]) => option === 'basic' || options.has(option)),
+    ...METHOD_CODES.filter(
+      ([option]) =>
+        option === 'basic' ||
+        options.has(option) ||
+        (option === 'retain-safe-private' && walk.privateKept > 0),
+    ),
     ...(pixelsCleaned ? [['pixels', ...CLEAN_PIXEL_DATA] as const] : []),
   ]
   if (pixelsCleaned) dataset['00280301'] = { vr: 'CS', Value: ['NO'] }
@@ -788,6 +840,7 @@ export function deidentifyDicom(bytes: Uint8Array, settings: DeidOptions): DeidO
     instanceUid,
     actions: walk.actions,
     privateRemoved: walk.privateRemoved,
+    privateKept: walk.privateKept,
     pixelsCleaned,
   }
 }

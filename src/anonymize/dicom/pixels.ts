@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs'
-import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
-import { TokumeiError } from '../../model/index.js'
+import { readRulesFile } from './rules-file.js'
 
 /**
  * Burned-in text blanked where the operator has said it is (PS3.15 E.3.1, the Clean Pixel Data
@@ -49,30 +47,7 @@ export type Region = z.infer<typeof region>
 
 /** Reads a rules file (YAML or JSON): `{ rules: [{ name?, match: {...}, regions: [{x, y, width, height}] }] }`. */
 export function readBurnedInRules(path: string): BurnedInRule[] {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch {
-    throw new TokumeiError(`${path} cannot be read.`, { code: 'dicom.regions_unreadable', kind: 'invalid' })
-  }
-  let data: unknown
-  try {
-    data = parseYaml(text)
-  } catch (error) {
-    throw new TokumeiError(`${path}: not YAML or JSON (${(error as Error).message.split('\n')[0]}).`, {
-      code: 'dicom.regions_invalid',
-      kind: 'invalid',
-    })
-  }
-  const parsed = rules.safeParse(data)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0] as z.core.$ZodIssue
-    throw new TokumeiError(`${path}, at ${issue.path.join('.') || 'the top'}: ${issue.message}.`, {
-      code: 'dicom.regions_invalid',
-      kind: 'invalid',
-    })
-  }
-  return parsed.data.rules
+  return readRulesFile(path, rules, 'dicom.regions_invalid').rules
 }
 
 /** What a rule is matched on, as the object says it. */

@@ -16,6 +16,7 @@ parentPort?.postMessage(
     shiftDays: settings.shiftDays,
     withholdBurnedIn: settings.withholdBurnedIn,
     burnedInRules: settings.burnedInRules,
+    privateAllowList: settings.privateAllowList,
     tokenizer: settings.options.includes('clean-descriptors') ? await loadTokenizer() : undefined,
   }),
 )

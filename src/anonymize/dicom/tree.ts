@@ -30,6 +30,8 @@ export interface TreeResult {
   readonly withheld: ReadonlyArray<{ readonly path: string; readonly reason: string }>
   readonly refused: ReadonlyArray<{ readonly path: string; readonly reason: string }>
   readonly privateRemoved: number
+  /** Private attributes kept by the allow-list. */
+  readonly privateKept: number
   /** Objects whose burned-in text was blanked by a rule's regions. */
   readonly pixelsCleaned: number
   readonly actions: Readonly<Record<string, number>>
@@ -49,6 +51,7 @@ export interface PlainDeidOptions {
   readonly shiftDays?: number
   readonly withholdBurnedIn?: boolean
   readonly burnedInRules?: DeidOptions['burnedInRules']
+  readonly privateAllowList?: DeidOptions['privateAllowList']
 }
 
 /** Fewer files than this stay in one thread: a worker costs more to start (dcmjs loads) than it saves. */
@@ -89,6 +92,7 @@ export function processFiles(
   let deidentified = 0
   let privateRemoved = 0
   let pixelsCleaned = 0
+  let privateKept = 0
   const withheld: Array<{ path: string; reason: string }> = []
   const refused: Array<{ path: string; reason: string }> = []
   const actions: Record<string, number> = {}
@@ -119,6 +123,7 @@ export function processFiles(
       deidentified++
       privateRemoved += outcome.privateRemoved
       if (outcome.pixelsCleaned) pixelsCleaned++
+      privateKept += outcome.privateKept
       studies.add(outcome.studyUid)
       for (const [action, n] of Object.entries(outcome.actions)) actions[action] = (actions[action] ?? 0) + n
     } catch (error) {
@@ -136,6 +141,7 @@ export function processFiles(
     withheld,
     refused,
     privateRemoved,
+    privateKept,
     pixelsCleaned,
     actions,
     studyUids: [...studies],
@@ -200,6 +206,7 @@ export async function deidentifyTree(
       shiftDays: options.shiftDays,
       withholdBurnedIn: options.withholdBurnedIn,
       burnedInRules: options.burnedInRules,
+      privateAllowList: options.privateAllowList,
     }
     parts = await Promise.all(shares.map((share) => inWorker(share, root, out, plain)))
     onProgress?.(paths.length)
@@ -214,6 +221,7 @@ export async function deidentifyTree(
     withheld: parts.flatMap((p) => p.withheld),
     refused: parts.flatMap((p) => p.refused),
     privateRemoved: parts.reduce((s, p) => s + p.privateRemoved, 0),
+    privateKept: parts.reduce((s, p) => s + p.privateKept, 0),
     pixelsCleaned: parts.reduce((s, p) => s + p.pixelsCleaned, 0),
     actions,
     studies: new Set(parts.flatMap((p) => p.studyUids)).size,

@@ -7,6 +7,7 @@ import {
   deidentifyTree,
   readBurnedInRules,
   readKeyFile,
+  readPrivateAllowList,
 } from '../../anonymize/index.js'
 import { TokumeiError } from '../../model/index.js'
 import type { Define } from '../main.js'
@@ -28,6 +29,10 @@ export function registerDicomCommands(program: Command, define: Define): void {
     .option('--key-file <file>', 'the release key (64 hex digits); default: a random key used once')
     .option('--days <n>', 'date shifts span ± this many days (with retain-long-modified-dates)', '365')
     .option('--keep-burned-in', 'write objects that may have burned-in text instead of withholding them')
+    .option(
+      '--keep-private <file>',
+      'YAML or JSON allow-list of private attributes to keep: { keep: [{ creator: "GEMS_ACQU_01", tag: "0019,xx0C", name }] }; every other private attribute is removed',
+    )
     .option(
       '--burned-in-regions <file>',
       'YAML or JSON rules saying where burned-in text is: { rules: [{ name, match: { modality, manufacturer, model, sopClass, rows, columns }, regions: [{ x, y, width, height }] }] }; matching native images are blanked there (Clean Pixel Data) instead of withheld',
@@ -56,6 +61,9 @@ export function registerDicomCommands(program: Command, define: Define): void {
         const burnedInRules = options.burnedInRegions
           ? readBurnedInRules(resolve(io.cwd, String(options.burnedInRegions)))
           : undefined
+        const privateAllowList = options.keepPrivate
+          ? readPrivateAllowList(resolve(io.cwd, String(options.keepPrivate)))
+          : undefined
         const key = options.keyFile ? readKeyFile(resolve(io.cwd, String(options.keyFile))) : randomBytes(32)
         const result = await deidentifyTree(
           resolve(io.cwd, String(input)),
@@ -66,11 +74,12 @@ export function registerDicomCommands(program: Command, define: Define): void {
             shiftDays: days,
             withholdBurnedIn: !options.keepBurnedIn,
             burnedInRules,
+            privateAllowList,
           },
           (done) => out.progress(`${done} file(s) …`),
         )
         out.result(result, [
-          `${result.deidentified} of ${result.files} file(s) de-identified into ${result.studies} study(ies) (${(result.bytes / 1e6).toFixed(1)} MB in ${result.milliseconds} ms); ${result.privateRemoved} private attribute(s) removed${result.pixelsCleaned > 0 ? `; burned-in text blanked in ${result.pixelsCleaned}` : ''}.`,
+          `${result.deidentified} of ${result.files} file(s) de-identified into ${result.studies} study(ies) (${(result.bytes / 1e6).toFixed(1)} MB in ${result.milliseconds} ms); ${result.privateRemoved} private attribute(s) removed${result.privateKept > 0 ? `, ${result.privateKept} kept by the allow-list` : ''}${result.pixelsCleaned > 0 ? `; burned-in text blanked in ${result.pixelsCleaned}` : ''}.`,
           ...(result.withheld.length > 0
             ? [
                 `Withheld for review (possible burned-in text), ${result.withheld.length}:`,
