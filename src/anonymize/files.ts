@@ -27,26 +27,6 @@ export interface AnonymizeFilesResult {
   readonly files: { readonly data: string; readonly report: string }
 }
 
-export function readKeyFile(file: string): Uint8Array {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8').trim()
-  } catch {
-    throw new TokumeiError(`The key file ${file} cannot be read.`, {
-      code: 'anonymize.key_unreadable',
-      kind: 'invalid',
-      details: { file },
-    })
-  }
-  if (!/^[0-9a-fA-F]{64}$/.test(text))
-    throw new TokumeiError(`The key file ${file} must hold 32 bytes as 64 hexadecimal digits.`, {
-      code: 'anonymize.bad_key',
-      kind: 'invalid',
-      details: { file },
-    })
-  return Buffer.from(text, 'hex')
-}
-
 export async function anonymizeFiles(options: AnonymizeFilesOptions): Promise<AnonymizeFilesResult> {
   const policy = readPolicy(options.policy)
   if (existsSync(options.out) && readdirSync(options.out).length > 0)

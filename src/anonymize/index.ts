@@ -11,11 +11,12 @@ export {
 export { parseCsv, readCsvTable, sniffDelimiter, tableToCsv } from './csv.js'
 export { DICOM_OPTIONS, type DicomOption } from './dicom/actions.js'
 export { type DeidOptions, type DeidOutcome, deidentifyDicom, replacementUid } from './dicom/deid.js'
-export { type BurnedInRule, readBurnedInRules } from './dicom/pixels.js'
-export { type PrivateAllowed, readPrivateAllowList } from './dicom/private.js'
+export type { BurnedInRule } from './dicom/pixels.js'
+export type { PrivateAllowed } from './dicom/private.js'
 export { PROFILE, PROFILE_SOURCE } from './dicom/profile.js'
+export { readBurnedInRules, readPrivateAllowList } from './dicom/rules-file.js'
 export { deidentifyTree, type TreeResult } from './dicom/tree.js'
-export { type AnonymizeFilesResult, anonymizeFiles, readKeyFile } from './files.js'
+export { type AnonymizeFilesResult, anonymizeFiles } from './files.js'
 export { readArxHierarchy } from './hierarchy/arx.js'
 export {
   bindHierarchy,
@@ -23,6 +24,7 @@ export {
   type Hierarchy,
   suppressionHierarchy,
 } from './hierarchy/hierarchy.js'
+export { readKeyFile } from './key-file.js'
 export { type Policy, parsePolicy, policyJsonSchema, readPolicy } from './policy/policy.js'
 export { assessRisk, type RiskOptions, type RiskReport } from './risk/risk.js'
 export { baseClasses, type Classes, rollUp } from './search/classes.js'

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander'
-import { type Config, loadConfig, type Zone } from '../config/index.js'
+import type { Config, Zone } from '../config/index.js'
 import { fromDatabaseError } from '../db/errors.js'
 import { TokumeiError } from '../model/index.js'
 import type { Runtime } from '../runtime/index.js'
@@ -11,7 +11,8 @@ import { RemoteClient } from './remote.js'
 export interface CommandContext {
   readonly io: CliIo
   readonly out: Output
-  config(): Config
+  /** The settings, read once (their module, with its schema library, loads only for a command that asks). */
+  config(): Promise<Config>
   /** Set by long-running commands (serve, process, tail --follow) to end on SIGTERM/SIGINT. */
   onShutdown(stop: () => void): void
   /**
@@ -74,8 +75,11 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
       const context: CommandContext = {
         io,
         out,
-        config: () => {
-          config ??= loadConfig({ env: io.env, cwd: io.cwd, file: options.config as string | undefined })
+        config: async () => {
+          if (!config) {
+            const { loadConfig } = await import('../config/index.js')
+            config = loadConfig({ env: io.env, cwd: io.cwd, file: options.config as string | undefined })
+          }
           return config
         },
         onShutdown: (stop) => {
@@ -89,7 +93,9 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
         },
         withRuntime: async (fn, zone = 'core') => {
           const { openRuntime } = await import('../runtime/index.js')
-          const runtime = await openRuntime(context.config(), { zone: zone === 'owner' ? undefined : zone })
+          const runtime = await openRuntime(await context.config(), {
+            zone: zone === 'owner' ? undefined : zone,
+          })
           try {
             await refuseBlockedOperator(runtime)
             return await fn(runtime)

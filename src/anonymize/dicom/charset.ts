@@ -1,4 +1,5 @@
-import Encoding from 'encoding-japanese'
+import { createRequire } from 'node:module'
+import type EncodingModule from 'encoding-japanese'
 
 /**
  * Text values of a DICOM object read and written in its Specific Character Set (PS3.5 §6.1, Annex
@@ -110,7 +111,16 @@ export function encodeText(text: string, charset: Charset): Uint8Array | undefin
   return Buffer.concat([bytes, Buffer.from([0x20])])
 }
 
+let encoding: typeof EncodingModule | undefined
+
+/** encoding-japanese's tables, loaded the first time a value is written in ISO 2022. */
+const jisTables = (): typeof EncodingModule => {
+  encoding ??= createRequire(import.meta.url)('encoding-japanese') as typeof EncodingModule
+  return encoding
+}
+
 function encodeIso2022(text: string, halfWidthKana: boolean): Uint8Array | undefined {
+  const Encoding = jisTables()
   const out: number[] = []
   let kanji = false
   for (const ch of text) {

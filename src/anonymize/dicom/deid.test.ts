@@ -252,6 +252,23 @@ describe('tokumei dicom deid on trees', () => {
     }
   }, 60_000)
 
+  it('writes the layout asked for: by series (default), by study, or flat, the same objects in each', async () => {
+    const { dir } = await generate({ persons: 20, hospitals: 1, seed: 'dicom-layout', formats: ['dicom'] })
+    const base = mkdtempSync(join(tmpdir(), 'tk-dicom-layout-'))
+    const depth = { series: 3, study: 2, flat: 1 } as const
+    const contents = new Map<string, string[]>()
+    for (const layout of ['series', 'study', 'flat'] as const) {
+      const out = join(base, layout)
+      const result = await deidentifyTree(dir, out, { key: KEY, withholdBurnedIn: false, layout })
+      const files = listFiles(out).filter((f) => f.endsWith('.dcm'))
+      expect(files.length).toBe(result.deidentified)
+      for (const file of files) expect(file.split('/').length, `${layout}: ${file}`).toBe(depth[layout])
+      contents.set(layout, files.map((f) => readFileSync(join(out, f)).toString('base64')).sort())
+    }
+    expect(contents.get('flat')).toEqual(contents.get('series'))
+    expect(contents.get('study')).toEqual(contents.get('series'))
+  })
+
   it('refuses files dcmjs cannot read with a reason, and goes on with the rest', async () => {
     const input = mkdtempSync(join(tmpdir(), 'tk-dicom-in-'))
     writeFileSync(join(input, 'not-dicom.txt'), 'hello')

@@ -143,9 +143,18 @@ const PATTERNS = PROFILE.filter(([tag]) => tag !== 'private' && !/^[0-9a-f]{8}$/
   matches: new RegExp(`^${row[0].replace(/x/g, '[0-9a-f]')}$`),
 }))
 
-function profileRow(tag: string) {
+type Row = (typeof PROFILE)[number]
+/** Each tag's row once found (most tags of an object are in no row, and would try every pattern). */
+const ROWS = new Map<string, Row | null>()
+
+function profileRow(tag: string): Row | undefined {
+  const known = ROWS.get(tag)
+  if (known !== undefined) return known ?? undefined
   const key = tag.toLowerCase()
-  return EXACT.get(key) ?? PATTERNS.find((p) => p.matches.test(key))?.row
+  const row = EXACT.get(key) ?? PATTERNS.find((p) => p.matches.test(key))?.row
+  // Tags are few (the dictionary's, and an object's private ones, which never get here).
+  if (ROWS.size < 100_000) ROWS.set(tag, row ?? null)
+  return row
 }
 
 export function checkOptions(options: ReadonlySet<DicomOption>): void {
@@ -157,10 +166,50 @@ export function checkOptions(options: ReadonlySet<DicomOption>): void {
       })
 }
 
+/** Per key, the persons' pseudonyms and offsets already derived (a person has many objects). */
+const PERSON_CACHE = new WeakMap<Uint8Array, Map<string, string | number>>()
+
+function cachedPerKey<T extends string | number>(key: Uint8Array, name: string, derive: () => T): T {
+  let cache = PERSON_CACHE.get(key)
+  if (!cache) {
+    cache = new Map()
+    PERSON_CACHE.set(key, cache)
+  }
+  const known = cache.get(name)
+  if (known !== undefined) return known as T
+  const value = derive()
+  if (cache.size >= UID_CACHE_SIZE) cache.clear()
+  cache.set(name, value)
+  return value
+}
+
+/** The person's pseudonym in this release (the tables' function, remembered). */
+const personPseudonym = (key: Uint8Array, patientId: string) =>
+  cachedPerKey(key, `p\u0000${patientId}`, () => pseudonym(key, patientId))
+
+/** The person's date offset (keyed on the patient ID as the hospital sent it). */
+const personOffset = (key: Uint8Array, person: string, days: number) =>
+  cachedPerKey(key, `o\u0000${days}\u0000${person}`, () => dateOffset(key, `dicom\u0000${person}`, days))
+
+/** Replacements already derived, per key: a study's UIDs recur in every one of its objects. */
+const UID_CACHE = new WeakMap<Uint8Array, Map<string, string>>()
+const UID_CACHE_SIZE = 50_000
+
 /** The 2.25 UID that stands for `uid` under the key (its first 128 bits of HMAC, in decimal). */
 export function replacementUid(key: Uint8Array, uid: string): string {
-  const digest = createHmac('sha256', key).update(`tokumei.dicom-uid\u0000${uid.trim()}`).digest()
-  return `2.25.${BigInt(`0x${digest.subarray(0, 16).toString('hex')}`).toString(10)}`
+  const trimmed = uid.trim()
+  let cache = UID_CACHE.get(key)
+  if (!cache) {
+    cache = new Map()
+    UID_CACHE.set(key, cache)
+  }
+  const known = cache.get(trimmed)
+  if (known) return known
+  const digest = createHmac('sha256', key).update(`tokumei.dicom-uid\u0000${trimmed}`).digest()
+  const replacement = `2.25.${BigInt(`0x${digest.subarray(0, 16).toString('hex')}`).toString(10)}`
+  if (cache.size >= UID_CACHE_SIZE) cache.clear()
+  cache.set(trimmed, replacement)
+  return replacement
 }
 
 const DUMMY: Readonly<Record<string, unknown>> = {
@@ -339,7 +388,7 @@ function deidentifyDataset(dataset: Dataset, walk: Walk): void {
         // The patient ID becomes the person's pseudonym in this release (one per patient, so a
         // recipient can still tell one patient's images from another's); other values a dummy.
         if (tag === '00100020' && typeof first(element) === 'string' && textOf(element) !== '')
-          element.Value = [pseudonym(walk.key, textOf(element) as string)]
+          element.Value = [personPseudonym(walk.key, textOf(element) as string)]
         else
           element.Value =
             element.vr === 'SQ' ? [] : DUMMY[element.vr] === undefined ? [] : [DUMMY[element.vr]]
@@ -509,7 +558,9 @@ function deidentifyRaw(elements: readonly RawElement[], walk: Walk): RawElement[
       case 'D':
         if (element.items) out.push({ tag: element.tag, vr: 'SQ', items: [] })
         else if (element.tag === 0x00100020 && asciiOf(element.value).trim() !== '')
-          out.push(changed(element, textValue('LO', pseudonym(walk.key, asciiOf(element.value).trim()))))
+          out.push(
+            changed(element, textValue('LO', personPseudonym(walk.key, asciiOf(element.value).trim()))),
+          )
         else out.push(changed(element, dummyBytes(element.vr)))
         break
       case 'K':
@@ -612,7 +663,7 @@ function deidentifyPart10(
   const walk: Walk = {
     key: settings.key,
     options,
-    offset: dateOffset(settings.key, `dicom\u0000${person}`, settings.shiftDays ?? 365),
+    offset: personOffset(settings.key, person, settings.shiftDays ?? 365),
     actions: {},
     privateRemoved: 0,
     privateKept: 0,
@@ -785,7 +836,7 @@ export function deidentifyDicom(bytes: Uint8Array, settings: DeidOptions): DeidO
   const walk: Walk = {
     key: settings.key,
     options,
-    offset: dateOffset(settings.key, `dicom\u0000${person}`, settings.shiftDays ?? 365),
+    offset: personOffset(settings.key, person, settings.shiftDays ?? 365),
     actions: {},
     privateRemoved: 0,
     privateKept: 0,

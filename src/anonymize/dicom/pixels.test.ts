@@ -7,13 +7,8 @@ import { describe, expect, it } from 'vitest'
 import { readDicom, writeDicom } from '../../../test/support/dicom.js'
 import { listFiles, sharedData, useSyntheticData } from '../../../test/support/files.js'
 import { deidentifyDicom } from './deid.js'
-import {
-  type BurnedInRule,
-  blankRegions,
-  type PixelLayout,
-  type Region,
-  readBurnedInRules,
-} from './pixels.js'
+import { type BurnedInRule, blankRegions, type PixelLayout, type Region } from './pixels.js'
+import { readBurnedInRules } from './rules-file.js'
 import { deidentifyTree } from './tree.js'
 
 const KEY = Buffer.alloc(32, 5)

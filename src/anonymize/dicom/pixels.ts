@@ -1,6 +1,3 @@
-import { z } from 'zod'
-import { readRulesFile } from './rules-file.js'
-
 /**
  * Burned-in text blanked where the operator has said it is (PS3.15 E.3.1, the Clean Pixel Data
  * Option): a rule names the images it applies to (modality, manufacturer, model, SOP class, size)
@@ -10,44 +7,26 @@ import { readRulesFile } from './rules-file.js'
  * applies to but that is compressed is withheld with that reason, as is one no rule covers.
  */
 
-const region = z
-  .object({
-    x: z.number().int().min(0),
-    y: z.number().int().min(0),
-    width: z.number().int().positive(),
-    height: z.number().int().positive(),
-  })
-  .strict()
+/** A rectangle of the image, in pixels from the top left corner. */
+export interface Region {
+  readonly x: number
+  readonly y: number
+  readonly width: number
+  readonly height: number
+}
 
-const rule = z
-  .object({
-    name: z.string().min(1).optional(),
-    match: z
-      .object({
-        modality: z.string().min(1).optional(),
-        manufacturer: z.string().min(1).optional(),
-        model: z.string().min(1).optional(),
-        sopClass: z.string().min(1).optional(),
-        rows: z.number().int().positive().optional(),
-        columns: z.number().int().positive().optional(),
-      })
-      .strict()
-      .refine((m) => Object.keys(m).length > 0, {
-        message:
-          'a rule must match on at least one of modality, manufacturer, model, sopClass, rows, columns',
-      }),
-    regions: z.array(region).min(1),
-  })
-  .strict()
-
-const rules = z.object({ rules: z.array(rule).min(1) }).strict()
-
-export type BurnedInRule = z.infer<typeof rule>
-export type Region = z.infer<typeof region>
-
-/** Reads a rules file (YAML or JSON): `{ rules: [{ name?, match: {...}, regions: [{x, y, width, height}] }] }`. */
-export function readBurnedInRules(path: string): BurnedInRule[] {
-  return readRulesFile(path, rules, 'dicom.regions_invalid').rules
+/** Where one kind of image carries burned-in text (read and checked by `readBurnedInRules`). */
+export interface BurnedInRule {
+  readonly name?: string
+  readonly match: {
+    readonly modality?: string
+    readonly manufacturer?: string
+    readonly model?: string
+    readonly sopClass?: string
+    readonly rows?: number
+    readonly columns?: number
+  }
+  readonly regions: readonly Region[]
 }
 
 /** What a rule is matched on, as the object says it. */

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { type DicomDataset, readDicom, writeDicom } from '../../../test/support/dicom.js'
 import { deidentifyDicom } from './deid.js'
-import { readPrivateAllowList } from './private.js'
+import { readPrivateAllowList } from './rules-file.js'
 
 const KEY = Buffer.alloc(32, 11)
 

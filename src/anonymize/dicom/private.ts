@@ -1,6 +1,3 @@
-import { z } from 'zod'
-import { readRulesFile } from './rules-file.js'
-
 /**
  * Private attributes kept by name (PS3.15 E.3.10, the Retain Safe Private Option, with the list the
  * operator vouches for): a private attribute is known by its group, its private creator and its
@@ -9,41 +6,11 @@ import { readRulesFile } from './rules-file.js'
  * is removed, and a creator element is kept only while something of its block is.
  */
 
-const entry = z
-  .object({
-    creator: z.string().min(1),
-    tag: z
-      .string()
-      .regex(
-        /^\(?[0-9a-fA-F]{4},xx[0-9a-fA-F]{2}\)?$/,
-        'a tag is written gggg,xxee (an odd group, xx for the block)',
-      )
-      .refine((t) => Number.parseInt(t.replace('(', '').slice(0, 4), 16) % 2 === 1, {
-        message: 'a private tag has an odd group',
-      }),
-    name: z.string().optional(),
-  })
-  .strict()
-
-const file = z.object({ keep: z.array(entry).min(1) }).strict()
-
 export interface PrivateAllowed {
   readonly creator: string
   readonly group: number
   /** The element's offset in its block: the low byte of its element number. */
   readonly offset: number
-}
-
-/** Reads an allow-list (YAML or JSON): `{ keep: [{ creator: "GEMS_ACQU_01", tag: "0019,xx0C", name? }] }`. */
-export function readPrivateAllowList(path: string): PrivateAllowed[] {
-  return readRulesFile(path, file, 'dicom.private_invalid').keep.map((e) => {
-    const t = e.tag.replace(/[()]/g, '')
-    return {
-      creator: e.creator.trim(),
-      group: Number.parseInt(t.slice(0, 4), 16),
-      offset: Number.parseInt(t.slice(7, 9), 16),
-    }
-  })
 }
 
 /**

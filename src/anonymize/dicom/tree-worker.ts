@@ -17,6 +17,7 @@ parentPort?.postMessage(
     withholdBurnedIn: settings.withholdBurnedIn,
     burnedInRules: settings.burnedInRules,
     privateAllowList: settings.privateAllowList,
+    layout: settings.layout,
     tokenizer: settings.options.includes('clean-descriptors') ? await loadTokenizer() : undefined,
   }),
 )

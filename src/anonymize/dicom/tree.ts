@@ -39,6 +39,18 @@ export interface TreeResult {
   readonly milliseconds: number
 }
 
+/**
+ * Where each output goes: OUT/<study>/<series>/<instance>.dcm (default), OUT/<study>/<instance>.dcm,
+ * or OUT/<instance>.dcm. A directory costs a system call of its own, which on trees of small
+ * studies is most of the time (docs/benchmarks.md).
+ */
+export const LAYOUTS = ['series', 'study', 'flat'] as const
+export type Layout = (typeof LAYOUTS)[number]
+
+export interface TreeOptions extends DeidOptions {
+  readonly layout?: Layout
+}
+
 /** What one thread did with its files (studies as their UIDs, merged by the caller). */
 export interface PartResult extends Omit<TreeResult, 'studies' | 'milliseconds'> {
   readonly studyUids: readonly string[]
@@ -52,6 +64,7 @@ export interface PlainDeidOptions {
   readonly withholdBurnedIn?: boolean
   readonly burnedInRules?: DeidOptions['burnedInRules']
   readonly privateAllowList?: DeidOptions['privateAllowList']
+  readonly layout?: Layout
 }
 
 /** Fewer files than this stay in one thread: a worker costs more to start (dcmjs loads) than it saves. */
@@ -80,12 +93,21 @@ const looksDicom = (bytes: Uint8Array) =>
   bytes[130] === 0x43 &&
   bytes[131] === 0x4d
 
+/** A directory, which another worker may have just made. */
+function makeDir(dir: string): void {
+  try {
+    mkdirSync(dir)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+  }
+}
+
 /** De-identifies the files given, writing under `out`. */
 export function processFiles(
   paths: readonly string[],
   root: string,
   out: string,
-  settings: DeidOptions,
+  settings: TreeOptions,
   onProgress?: (done: number) => void,
 ): PartResult {
   let bytes = 0
@@ -112,9 +134,16 @@ export function processFiles(
         withheld.push({ path: shown, reason: outcome.reason })
         return
       }
-      const dir = join(out, outcome.studyUid || 'study', outcome.seriesUid || 'series')
+      // One plain mkdir per new directory (a recursive one costs three system calls each time).
+      const layout = settings.layout ?? 'series'
+      const study = layout === 'flat' ? out : join(out, outcome.studyUid || 'study')
+      const dir = layout === 'series' ? join(study, outcome.seriesUid || 'series') : study
       if (!made.has(dir)) {
-        mkdirSync(dir, { recursive: true })
+        if (study !== out && !made.has(study)) {
+          makeDir(study)
+          made.add(study)
+        }
+        if (dir !== study) makeDir(dir)
         made.add(dir)
       }
       const target = join(dir, `${outcome.instanceUid || `instance-${i}`}.dcm`)
@@ -175,7 +204,7 @@ function inWorker(
 export async function deidentifyTree(
   input: string,
   out: string,
-  options: DeidOptions,
+  options: TreeOptions,
   onProgress?: (done: number) => void,
   threads = Math.max(1, Math.min(availableParallelism(), 8)),
   parallelFrom = PARALLEL_FROM_FILES,
@@ -192,7 +221,7 @@ export async function deidentifyTree(
   const root = statSync(input).isFile() ? join(input, '..') : input
   const paths = filesOf(input)
   // Clean Descriptors scrubs text: the dictionary loads once here (and once in each worker).
-  const settings: DeidOptions =
+  const settings: TreeOptions =
     options.options?.has('clean-descriptors') && !options.tokenizer
       ? { ...options, tokenizer: await loadTokenizer() }
       : options
@@ -207,6 +236,7 @@ export async function deidentifyTree(
       withholdBurnedIn: options.withholdBurnedIn,
       burnedInRules: options.burnedInRules,
       privateAllowList: options.privateAllowList,
+      layout: options.layout,
     }
     parts = await Promise.all(shares.map((share) => inWorker(share, root, out, plain)))
     onProgress?.(paths.length)

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import kuromoji, { type Tokenizer } from 'kuromoji'
+import type KuromojiModule from 'kuromoji'
+import type { Tokenizer } from 'kuromoji'
 
 /**
  * Japanese free text scrubbed of what identifies a person, each found span replaced by a typed
@@ -106,7 +107,9 @@ let tokenizer: Promise<Tokenizer> | undefined
 /** kuromoji with its IPADIC dictionary, loaded once (about a second). */
 export function loadTokenizer(): Promise<Tokenizer> {
   tokenizer ??= new Promise((resolve, reject) => {
+    // Required here, not imported: code that only may scrub (DICOM's workers) does not load it.
     const require = createRequire(import.meta.url)
+    const kuromoji = require('kuromoji') as typeof KuromojiModule
     const dicPath = join(dirname(require.resolve('kuromoji/package.json')), 'dict')
     kuromoji.builder({ dicPath }).build((error, built) => (error ? reject(error) : resolve(built)))
   })

@@ -9,7 +9,7 @@ export function registerConfigCommands(program: Command, define: Define): void {
     .description('print every setting, its value (secrets hidden) and where it came from')
     .action(
       define(async ({ config: load, out }) => {
-        const cfg = load()
+        const cfg = await load()
         const rows = describeConfig(cfg)
         const width = Math.max(...rows.map((r) => r.path.length))
         out.result({ configFile: cfg.configFile ?? null, settings: rows }, [

@@ -16,7 +16,7 @@ export function registerInitCommands(program: Command, define: Define): void {
     .option('--admin <username>', 'name of the first administrator', 'admin')
     .action(
       define(async ({ config, io, out }, options) => {
-        const report = await initialize(config(), {
+        const report = await initialize(await config(), {
           cwd: io.cwd,
           roles: Boolean(options.roles),
           adminUsername: options.admin as string,
@@ -65,7 +65,7 @@ export function registerInitCommands(program: Command, define: Define): void {
     .description('apply pending database migrations (all in one transaction)')
     .action(
       define(async ({ config, out }) => {
-        const cfg = config()
+        const cfg = await config()
         const db = await openDatabase({ ...databaseOptionsFor(cfg), create: true })
         try {
           const report = await migrateToLatest(db)

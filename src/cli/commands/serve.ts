@@ -44,7 +44,7 @@ export function registerServeCommand(program: Command, define: Define): void {
     .option('--no-workers', 'do not run job workers in this process')
     .action(
       define(async ({ config, out, onShutdown }, options) => {
-        const cfg = config()
+        const cfg = await config()
         const zone = parseZone(options.zone)
         const port = parsePort(options.port, cfg.server.port)
         const host = (options.host as string | undefined) ?? cfg.server.host
