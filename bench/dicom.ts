@@ -69,10 +69,13 @@ if (hasGdcm) {
 function bench(label: string, input: string) {
   const { files, bytes } = sizeOf(input)
   const ours: number[] = []
+  const flat: number[] = []
+  const gdcm: number[] = []
   let written = 0
-  for (let r = 0; r < runs; r++) {
-    const out = join(work, `ours-${r}`)
-    ours.push(
+  let gdcmWritten = 0
+  const runOurs = (r: number, layout: 'series' | 'flat' = 'series') => {
+    const out = join(work, `ours-${layout}-${r}`)
+    ;(layout === 'flat' ? flat : ours).push(
       timed(() =>
         execFileSync(
           process.execPath,
@@ -85,6 +88,8 @@ function bench(label: string, input: string) {
             '--option',
             'retain-long-modified-dates',
             '--keep-burned-in',
+            '--layout',
+            layout,
             '--json',
           ],
           { stdio: 'pipe' },
@@ -94,20 +99,7 @@ function bench(label: string, input: string) {
     written = listFiles(out).filter((f) => f.endsWith('.dcm')).length
     rmSync(out, { recursive: true, force: true })
   }
-  const o = median(ours) / 1000
-  console.log(`\n${label}: ${files} files, ${(bytes / 1e6).toFixed(1)} MB`)
-  console.log(
-    `  tokumei dicom deid (one process, median of ${runs}): ${(files / o).toFixed(0)} files/s, ${(bytes / 1e6 / o).toFixed(1)} MB/s; ${written} written`,
-  )
-  if (!hasGdcm) {
-    console.log(
-      '  gdcmanon: not installed (apt-get install libgdcm-tools); peers/README.md: basic profile 1 702 files/s, 207 MB/s over 177 files; 3 105 files/s, 379 MB/s over 1 770',
-    )
-    return
-  }
-  const gdcm: number[] = []
-  let gdcmWritten = 0
-  for (let r = 0; r < runs; r++) {
+  const runGdcm = (r: number) => {
     const out = join(work, `gdcm-${r}`)
     mkdirSync(out)
     gdcm.push(
@@ -120,11 +112,40 @@ function bench(label: string, input: string) {
     gdcmWritten = listFiles(out).length
     rmSync(out, { recursive: true, force: true })
   }
+  // Interleaved, the order swapped each run: the shared machine's disk drifts, and both tools
+  // should meet the same drift.
+  for (let r = 0; r < runs; r++) {
+    if (r % 2 === 0 || !hasGdcm) runOurs(r)
+    if (hasGdcm) runGdcm(r)
+    if (r % 2 === 1 && hasGdcm) runOurs(r)
+    runOurs(r, 'flat')
+  }
+  const o = median(ours) / 1000
+  console.log(`\n${label}: ${files} files, ${(bytes / 1e6).toFixed(1)} MB`)
+  console.log(
+    `  tokumei dicom deid (one process, median of ${runs}): ${(files / o).toFixed(0)} files/s, ${(bytes / 1e6 / o).toFixed(1)} MB/s; ${written} written`,
+  )
+  const f = median(flat) / 1000
+  console.log(
+    `  tokumei dicom deid --layout flat (no directory per study and series): ${(files / f).toFixed(0)} files/s, ${(bytes / 1e6 / f).toFixed(1)} MB/s`,
+  )
+  if (!hasGdcm) {
+    console.log(
+      '  gdcmanon: not installed (apt-get install libgdcm-tools); peers/README.md: basic profile 1 702 files/s, 207 MB/s over 177 files; 3 105 files/s, 379 MB/s over 1 770',
+    )
+    return
+  }
   const g = median(gdcm) / 1000
   console.log(
     `  gdcmanon -e (same run, median of ${runs}): ${(files / g).toFixed(0)} files/s, ${(bytes / 1e6 / g).toFixed(1)} MB/s; ${gdcmWritten} written`,
   )
-  console.log(`  ratio tokumei/gdcmanon (files/s): ${(g / o).toFixed(2)}`)
+  // The ratio of each interleaved pair, then their median: steadier than the ratio of medians.
+  const ratios = (times: number[]) => {
+    const pairs = times.map((t, i) => (gdcm[i] as number) / t)
+    return `per-run median ${median(pairs).toFixed(2)} (range ${Math.min(...pairs).toFixed(2)}–${Math.max(...pairs).toFixed(2)})`
+  }
+  console.log(`  ratio tokumei/gdcmanon (files/s): ${(g / o).toFixed(2)} of medians; ${ratios(ours)}`)
+  console.log(`  ratio with --layout flat: ${(g / f).toFixed(2)} of medians; ${ratios(flat)}`)
 }
 
 // 1. The public test files, ten times over, in one flat directory (gdcmanon does not make the

@@ -260,7 +260,20 @@ export function burnedInReason(dataset: Dataset): string | undefined {
   return undefined
 }
 
+/** Shifted dates already computed: an object's dates are mostly one day, a study's too. */
+const SHIFTED = new Map<string, string>()
+
 function shiftDa(value: string, offset: number): string {
+  const key = `${offset}\u0000${value}`
+  const known = SHIFTED.get(key)
+  if (known !== undefined) return known
+  const shifted = shiftDaNow(value, offset)
+  if (SHIFTED.size >= 100_000) SHIFTED.clear()
+  SHIFTED.set(key, shifted)
+  return shifted
+}
+
+function shiftDaNow(value: string, offset: number): string {
   const v = value.trim()
   const match = /^(\d{4})(\d{2})(\d{2})$/.exec(v)
   if (!match) return ''
