@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { type AddressInfo, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -302,4 +302,52 @@ describe('tokumei synth', () => {
     expect(count.code).toBe(2)
     expect(count.stderr).toBe('tokumei: --persons must be a whole number from 1 to 100000000 (got "lots").\n')
   })
+})
+
+describe('tokumei text', () => {
+  it('scrubs with the registry’s institution names when asked, and measures itself on synthetic notes', async () => {
+    const cwd = fresh()
+    expect((await execCli(['init'], { cwd })).code).toBe(0)
+    const add = await execCli(
+      [
+        'institution',
+        'add',
+        '--code',
+        '1312345678',
+        '--name',
+        'さくらメディカルプラザ',
+        '--notice-start',
+        '2024-04-01',
+      ],
+      { cwd },
+    )
+    expect(add.code).toBe(0)
+    writeFileSync(join(cwd, 'note.txt'), 'さくらメディカルプラザより紹介。')
+    // No pattern knows 「…プラザ」: only the registry names it.
+    const plain = await execCli(['text', 'scrub', '--input', 'note.txt'], { cwd })
+    expect(plain.stdout).toBe('さくらメディカルプラザより紹介。')
+    const registry = await execCli(['text', 'scrub', '--input', 'note.txt', '--registry'], { cwd })
+    expect(registry.code).toBe(0)
+    expect(registry.stdout).toBe('［医療機関］より紹介。')
+
+    expect(
+      (
+        await execCli(
+          ['synth', '--persons', '40', '--hospitals', '2', '--formats', 'notes', '--out', 'synth'],
+          { cwd },
+        )
+      ).code,
+    ).toBe(0)
+    const evaluation = await execCli(['text', 'evaluate', 'synth', '--json'], { cwd })
+    expect(evaluation.code).toBe(0)
+    const figures = JSON.parse(evaluation.stdout)
+    expect(figures.recall).toBe(1)
+    expect(figures.identifiers).toBeGreaterThan(100)
+    // Figures, kinds and lengths only: no identifier of the notes is ever printed.
+    for (const canary of readFileSync(join(cwd, 'synth', 'truth', 'canaries.txt'), 'utf8').split('\n'))
+      if (canary.length >= 2) expect(evaluation.stdout).not.toContain(canary)
+    const missing = await execCli(['text', 'evaluate', 'nowhere'], { cwd })
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toMatch(/^tokumei: .*note-identifiers\.jsonl does not exist/)
+  }, 60_000)
 })

@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { evaluateScrub, type PatientContext, scrubText } from '../../anonymize/index.js'
 import { TokumeiError } from '../../model/index.js'
-import type { Define } from '../main.js'
+import type { CommandContext, Define } from '../main.js'
 
 /** Reads standard input whole (a document, not a stream of records). */
 async function readStdin(): Promise<string> {
@@ -19,6 +19,23 @@ const readInstitutions = (cwd: string, file: unknown): string[] | undefined =>
         .map((l) => l.trim())
         .filter(Boolean)
     : undefined
+
+const REGISTRY_HELP =
+  'also find the names of every institution in the registry (governance.institution; opens the store as `tokumei institution list` does)'
+
+/** The institutions to find: the file's, and the registry's when asked. */
+async function institutionsFor(
+  context: CommandContext,
+  options: Record<string, unknown>,
+): Promise<string[] | undefined> {
+  const names = readInstitutions(context.io.cwd, options.institutions) ?? []
+  if (options.registry) {
+    const { listInstitutions } = await import('../../intake/index.js')
+    const registered = await context.withRuntime(async (runtime) => listInstitutions(runtime.db.kysely))
+    names.push(...registered.map((i) => i.name))
+  }
+  return names.length > 0 ? names : undefined
+}
 
 /**
  * `tokumei text scrub`: Japanese free text from standard input to standard output with every name,
@@ -36,13 +53,15 @@ export function registerTextCommands(program: Command, define: Define): void {
       'JSON with the patient’s own identifiers to find in every form: { "names": [...], "addresses": [...], "phones": [...], "ids": [...], "dates": [...] }',
     )
     .option('--institutions <file>', 'a file of hospital names, one a line, to find as written')
+    .option('--registry', REGISTRY_HELP)
     .option('--input <file>', 'read this file instead of standard input')
     .option(
       '--date-offset <days>',
       'move full dates by this many days, kept in their written form (和暦 stays 和暦), instead of replacing them',
     )
     .action(
-      define(async ({ io, out }, options) => {
+      define(async (context, options) => {
+        const { io, out } = context
         let patient: PatientContext | undefined
         if (options.patientContext) {
           const file = resolve(io.cwd, String(options.patientContext))
@@ -55,7 +74,7 @@ export function registerTextCommands(program: Command, define: Define): void {
             })
           }
         }
-        const institutions = readInstitutions(io.cwd, options.institutions)
+        const institutions = await institutionsFor(context, options)
         const input = options.input
           ? readFileSync(resolve(io.cwd, String(options.input)), 'utf8')
           : await readStdin()
@@ -89,11 +108,13 @@ export function registerTextCommands(program: Command, define: Define): void {
     )
     .argument('<dir>', 'the synthetic data set')
     .option('--institutions <file>', 'a file of hospital names, one a line, to find as written')
+    .option('--registry', REGISTRY_HELP)
     .action(
-      define(async ({ io, out }, options, dir) => {
+      define(async (context, options, dir) => {
+        const { io, out } = context
         const started = performance.now()
         const result = await evaluateScrub(resolve(io.cwd, String(dir)), {
-          institutions: readInstitutions(io.cwd, options.institutions),
+          institutions: await institutionsFor(context, options),
           onNote: (done, total) => {
             if (done % 100 === 0 || done === total) out.progress(`${done} of ${total} note(s) …`)
           },
