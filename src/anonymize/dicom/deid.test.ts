@@ -252,6 +252,27 @@ describe('tokumei dicom deid on trees', () => {
     }
   }, 60_000)
 
+  it('refuses a DICOMDIR with its reason, on both paths (its records index the input’s own files)', () => {
+    const dicomdir = writeDicom(
+      {
+        '00041130': { vr: 'CS', Value: ['CANARYSET'] },
+        '00041220': {
+          vr: 'SQ',
+          Value: [
+            {
+              '00041430': { vr: 'CS', Value: ['PATIENT'] },
+              '00100010': { vr: 'PN', Value: [{ Alphabetic: 'CANARY^PATIENT' }] },
+              '00100020': { vr: 'LO', Value: ['CANARY-ID'] },
+            },
+          ],
+        },
+      },
+      '1.2.840.10008.1.3.10',
+    )
+    for (const fastPath of [true, false])
+      expect(() => deidentifyDicom(dicomdir, { key: KEY, fastPath })).toThrow(/DICOMDIR/)
+  })
+
   it('writes the layout asked for: by series (default), by study, or flat, the same objects in each', async () => {
     const { dir } = await generate({ persons: 20, hospitals: 1, seed: 'dicom-layout', formats: ['dicom'] })
     const base = mkdtempSync(join(tmpdir(), 'tk-dicom-layout-'))

@@ -630,6 +630,7 @@ function deidentifyPart10(
 ): DeidOutcome | undefined {
   const file = readPart10(bytes)
   if (!file) return undefined
+  refuseDirectory(asciiOf(file.meta.find((e) => e.tag === 0x00020002)?.value).trim())
   const text = (tag: number) => asciiOf(file.dataset.find((e) => e.tag === tag)?.value).trim()
   const number = (tag: number, fallback: number) => {
     const element = file.dataset.find((e) => e.tag === tag)
@@ -795,6 +796,21 @@ function blankDcmjsPixels(
   return undefined
 }
 
+const MEDIA_STORAGE_DIRECTORY = '1.2.840.10008.1.3.10'
+
+/**
+ * A DICOMDIR indexes the input medium: its records hold the patients' names and IDs and point at
+ * the input's own file paths by byte offsets, none of which describes the output. It is refused
+ * with that reason; a new one is made for the output (dcmtk's dcmmkdir) if a medium needs one.
+ */
+function refuseDirectory(mediaStorageClass: string): void {
+  if (mediaStorageClass === MEDIA_STORAGE_DIRECTORY)
+    throw new TokumeiError(
+      'a DICOMDIR (its records point at the input’s own paths and offsets): not carried over; make a new one for the output, e.g. with dcmmkdir',
+      { code: 'dicom.dicomdir', kind: 'invalid' },
+    )
+}
+
 /** De-identifies one Part 10 object. A file dcmjs cannot read is an error (the caller quarantines it). */
 export function deidentifyDicom(bytes: Uint8Array, settings: DeidOptions): DeidOutcome {
   const options = settings.options ?? new Set<DicomOption>()
@@ -814,6 +830,7 @@ export function deidentifyDicom(bytes: Uint8Array, settings: DeidOptions): DeidO
     })
   }
   const dataset = message.dict
+  refuseDirectory(textOf(message.meta['00020002']) ?? '')
   // A file read leniently into nonsense (an element longer than the file) is refused, not written.
   if (valueBytes(dataset) > bytes.byteLength * 2 + 65_536)
     throw new TokumeiError('the file does not parse consistently (its elements are longer than the file)', {
