@@ -306,6 +306,32 @@ function scrubberFor(settings: DeidOptions, options: ReadonlySet<DicomOption>): 
   return settings.tokenizer
 }
 
+/**
+ * The groups the standard defines (PS3.6): an even group outside them is no standard attribute, so
+ * nothing says what it holds.
+ */
+const STANDARD_GROUPS = new Set([
+  0x0000, 0x0002, 0x0004, 0x0008, 0x0010, 0x0012, 0x0014, 0x0018, 0x0020, 0x0022, 0x0024, 0x0028, 0x0032,
+  0x0034, 0x0038, 0x003a, 0x0040, 0x0042, 0x0044, 0x0046, 0x0048, 0x0050, 0x0052, 0x0054, 0x0060, 0x0062,
+  0x0064, 0x0066, 0x0068, 0x006a, 0x0070, 0x0072, 0x0074, 0x0076, 0x0078, 0x007a, 0x007c, 0x0080, 0x0082,
+  0x0088, 0x0100, 0x0400, 0x1000, 0x1010, 0x2000, 0x2010, 0x2020, 0x2030, 0x2040, 0x2050, 0x2100, 0x2110,
+  0x2120, 0x2130, 0x2200, 0x3002, 0x3004, 0x3006, 0x3008, 0x300a, 0x300c, 0x300e, 0x4000, 0x4008, 0x4010,
+  0x4ffe, 0x5200, 0x5400, 0x5600, 0x7fe0, 0xfffa, 0xfffc,
+])
+
+/**
+ * An attribute the table does not list is kept (the profile's rule for standard attributes) —
+ * unless it is a person's name all the same (PN), or in no group of the standard: nothing then says
+ * it is harmless, so it is removed (a damaged tag, or a vendor's even-group misuse).
+ */
+function unlisted(tag: number, vr: string): boolean {
+  if (vr === 'PN') return true
+  const group = tag >>> 16
+  if (STANDARD_GROUPS.has(group)) return false
+  // Curves (50xx) and overlays (60xx) are repeating groups of the standard.
+  return !((group >= 0x5000 && group <= 0x50ff) || (group >= 0x6000 && group <= 0x60ff))
+}
+
 function actionFor(tag: string, walk: Walk): Action | undefined {
   const row = profileRow(tag)
   if (!row) return undefined
@@ -384,6 +410,11 @@ function deidentifyDataset(dataset: Dataset, walk: Walk): void {
       walk.actions[name] = (walk.actions[name] ?? 0) + 1
     }
     if (action === undefined) {
+      if (unlisted(Number.parseInt(tag, 16) >>> 0, element.vr)) {
+        delete dataset[tag]
+        count('unlisted')
+        continue
+      }
       // Not in the table: kept, but its sequences' items are de-identified all the same.
       if (element.vr === 'SQ')
         for (const item of (element.Value ?? []) as Dataset[]) deidentifyDataset(item, walk)
@@ -552,6 +583,10 @@ function deidentifyRaw(elements: readonly RawElement[], walk: Walk): RawElement[
     }
     const action = actionFor(hexTag(element.tag), walk)
     if (action === undefined) {
+      if (unlisted(element.tag, element.vr)) {
+        walk.actions.unlisted = (walk.actions.unlisted ?? 0) + 1
+        continue
+      }
       out.push(
         element.items
           ? { tag: element.tag, vr: 'SQ', items: element.items.map((i) => deidentifyRaw(i, walk)) }
@@ -631,6 +666,15 @@ function deidentifyPart10(
   const file = readPart10(bytes)
   if (!file) return undefined
   refuseDirectory(asciiOf(file.meta.find((e) => e.tag === 0x00020002)?.value).trim())
+  const charset = asciiOf(file.dataset.find((e) => e.tag === 0x00080005)?.value)
+  if (!/^[A-Z0-9_ \\-]*$/.test(charset))
+    throw new TokumeiError(
+      'the Specific Character Set (0008,0005) is damaged: it holds characters no defined term has',
+      {
+        code: 'dicom.malformed',
+        kind: 'invalid',
+      },
+    )
   const text = (tag: number) => asciiOf(file.dataset.find((e) => e.tag === tag)?.value).trim()
   const number = (tag: number, fallback: number) => {
     const element = file.dataset.find((e) => e.tag === tag)
@@ -819,6 +863,25 @@ export function deidentifyDicom(bytes: Uint8Array, settings: DeidOptions): DeidO
     const fast = deidentifyPart10(bytes, settings, options)
     if (fast) return fast
   }
+  try {
+    return deidentifyWithDcmjs(bytes, settings, options)
+  } catch (error) {
+    // A damaged file can make a lenient reader fail anywhere (a string longer than memory allows,
+    // a value of the wrong type): one reason, and the tree goes on.
+    if (error instanceof TokumeiError) throw error
+    throw new TokumeiError(`the file could not be de-identified (${(error as Error).name})`, {
+      code: 'dicom.unreadable',
+      kind: 'invalid',
+    })
+  }
+}
+
+/** The dcmjs path: big endian, deflated, and files without a transfer syntax our reader takes. */
+function deidentifyWithDcmjs(
+  bytes: Uint8Array,
+  settings: DeidOptions,
+  options: ReadonlySet<DicomOption>,
+): DeidOutcome {
   let message: { meta: Dataset; dict: Dataset; write(): ArrayBuffer }
   try {
     const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
@@ -913,6 +976,15 @@ export function deidentifyDicom(bytes: Uint8Array, settings: DeidOptions): DeidO
       kind: 'invalid',
     })
   }
+  // A damaged file read leniently can be written back as an object far larger than it was.
+  if (written.byteLength > bytes.byteLength * 2 + 1_048_576)
+    throw new TokumeiError(
+      'the file does not parse consistently (written back, it would be far larger than it is)',
+      {
+        code: 'dicom.unreadable',
+        kind: 'invalid',
+      },
+    )
   return {
     status: 'deidentified',
     bytes: new Uint8Array(written),
