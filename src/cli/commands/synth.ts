@@ -89,7 +89,7 @@ export function registerSynthCommand(program: Command, define: Define): void {
         out.result({ ...report, out: dir, seconds, peakRssMb }, [
           `Wrote ${report.persons} persons at ${report.hospitals.length} hospitals (${report.personHospitalPairs} patient records) to ${dir}`,
           `  ${report.files} files, ${(report.bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(1)} s (peak memory ${peakRssMb} MB); formats ${report.formats.join(', ')}; names from ${report.names === 'shared' ? 'shared/data' : 'the built-in list'}`,
-          `  ground truth in ${dir}/truth (persons.csv, canaries.txt, optouts.csv, notices.csv, adverse_events.csv, hospitals.csv)`,
+          `  ground truth in ${dir}/truth (persons.csv, canaries.txt, optouts.csv, notices.csv, adverse_events.csv, hospitals.csv${report.formats.includes('notes') ? ', note-identifiers.jsonl' : ''})`,
         ])
         return 0
       }),
