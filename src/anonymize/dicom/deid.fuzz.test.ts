@@ -99,7 +99,9 @@ describe('the DICOM de-identifier on broken files (fuzz)', () => {
         // or, big endian, by dcmjs.
         expect(() => readPart10(outcome.bytes) ?? readDicom(outcome.bytes)).not.toThrow()
       }),
-      { numRuns: 1000 },
+      // A fixed seed, so that a run is the same run everywhere (FUZZ_SEED=… tries others; each seed
+      // tried while this was written passed, after the faults they found were fixed).
+      { numRuns: 1000, seed: Number(process.env.FUZZ_SEED ?? 20261202) },
     )
   }, 120_000)
 })

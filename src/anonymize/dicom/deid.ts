@@ -307,29 +307,55 @@ function scrubberFor(settings: DeidOptions, options: ReadonlySet<DicomOption>): 
 }
 
 /**
- * The groups the standard defines (PS3.6): an even group outside them is no standard attribute, so
- * nothing says what it holds.
+ * The groups a dataset's standard attributes are in (PS3.6): an even group outside them holds no
+ * standard attribute, so nothing says what it holds.
  */
 const STANDARD_GROUPS = new Set([
-  0x0000, 0x0002, 0x0004, 0x0008, 0x0010, 0x0012, 0x0014, 0x0018, 0x0020, 0x0022, 0x0024, 0x0028, 0x0032,
-  0x0034, 0x0038, 0x003a, 0x0040, 0x0042, 0x0044, 0x0046, 0x0048, 0x0050, 0x0052, 0x0054, 0x0060, 0x0062,
-  0x0064, 0x0066, 0x0068, 0x006a, 0x0070, 0x0072, 0x0074, 0x0076, 0x0078, 0x007a, 0x007c, 0x0080, 0x0082,
-  0x0088, 0x0100, 0x0400, 0x1000, 0x1010, 0x2000, 0x2010, 0x2020, 0x2030, 0x2040, 0x2050, 0x2100, 0x2110,
-  0x2120, 0x2130, 0x2200, 0x3002, 0x3004, 0x3006, 0x3008, 0x300a, 0x300c, 0x300e, 0x4000, 0x4008, 0x4010,
-  0x4ffe, 0x5200, 0x5400, 0x5600, 0x7fe0, 0xfffa, 0xfffc,
+  // Not 0000 (command elements) nor 0002 (the file meta): neither belongs in a dataset.
+  0x0004, 0x0008, 0x0010, 0x0012, 0x0014, 0x0018, 0x0020, 0x0022, 0x0024, 0x0028, 0x0032, 0x0034, 0x0038,
+  0x003a, 0x0040, 0x0042, 0x0044, 0x0046, 0x0048, 0x0050, 0x0052, 0x0054, 0x0060, 0x0062, 0x0064, 0x0066,
+  0x0068, 0x006a, 0x0070, 0x0072, 0x0074, 0x0076, 0x0078, 0x007a, 0x007c, 0x0080, 0x0082, 0x0088, 0x0100,
+  0x0400, 0x1000, 0x1010, 0x2000, 0x2010, 0x2020, 0x2030, 0x2040, 0x2050, 0x2100, 0x2110, 0x2120, 0x2130,
+  0x2200, 0x3002, 0x3004, 0x3006, 0x3008, 0x300a, 0x300c, 0x300e, 0x4000, 0x4008, 0x4010, 0x4ffe, 0x5200,
+  0x5400, 0x5600, 0x7fe0, 0xfffa, 0xfffc,
 ])
+
+/** The VRs the data dictionary gives each tag (null: it knows no such attribute), looked up once. */
+const DICTIONARY_VRS = new Map<number, readonly string[] | null>()
+
+function dictionaryVrs(tag: number): readonly string[] | null {
+  const known = DICTIONARY_VRS.get(tag)
+  if (known !== undefined) return known
+  const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, '0')
+  const [group, element] = [hex(tag >>> 16), hex(tag & 0xffff)]
+  const dictionary = loadDcmjs().data.DicomMetaDictionary.dictionary as Record<
+    string,
+    { vr?: string } | undefined
+  >
+  const entry = dictionary[`(${group},${element})`] ?? dictionary[`(${group.slice(0, 2)}xx,${element})`]
+  const vrs = entry?.vr ? entry.vr.split(/[|\s]+/).filter(Boolean) : null
+  if (DICTIONARY_VRS.size < 100_000) DICTIONARY_VRS.set(tag, vrs)
+  return vrs
+}
 
 /**
  * An attribute the table does not list is kept (the profile's rule for standard attributes) —
- * unless it is a person's name all the same (PN), or in no group of the standard: nothing then says
- * it is harmless, so it is removed (a damaged tag, or a vendor's even-group misuse).
+ * unless nothing says it is one: a person's name all the same (PN), a group length (stale once
+ * anything changes), a tag in no group of a dataset or unknown to the data dictionary, or a VR the
+ * dictionary does not give it (a damaged tag: the fuzz test turned (0010,0020) into (0068,0020)
+ * and the patient ID went through). Such an attribute is removed.
  */
 function unlisted(tag: number, vr: string): boolean {
-  if (vr === 'PN') return true
+  if (vr === 'PN' || (tag & 0xffff) === 0) return true
   const group = tag >>> 16
-  if (STANDARD_GROUPS.has(group)) return false
-  // Curves (50xx) and overlays (60xx) are repeating groups of the standard.
-  return !((group >= 0x5000 && group <= 0x50ff) || (group >= 0x6000 && group <= 0x60ff))
+  const repeating = (group >= 0x5000 && group <= 0x50ff) || (group >= 0x6000 && group <= 0x60ff)
+  if (!STANDARD_GROUPS.has(group) && !repeating) return true
+  const vrs = dictionaryVrs(tag)
+  if (!vrs) return true
+  if (vr === 'UN' || vrs.includes(vr)) return false
+  if (vrs.includes('ox') && (vr === 'OB' || vr === 'OW')) return false
+  if (vrs.includes('xs') && (vr === 'US' || vr === 'SS')) return false
+  return true
 }
 
 function actionFor(tag: string, walk: Walk): Action | undefined {
