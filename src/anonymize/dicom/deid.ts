@@ -103,6 +103,26 @@ function pixelPlan(
   return reason && withhold ? { kind: 'withhold', reason } : { kind: 'keep' }
 }
 
+/**
+ * The CID 7050 codes of what was done: the basic profile, each option chosen, Retain Safe Private
+ * when the allow-list kept something, Clean Pixel Data when a rule's regions were blanked.
+ */
+function methodCodes(
+  options: ReadonlySet<DicomOption>,
+  walk: { readonly privateKept: number },
+  pixelsCleaned: boolean,
+): ReadonlyArray<readonly [string, string, string]> {
+  return [
+    ...METHOD_CODES.filter(
+      ([option]) =>
+        option === 'basic' ||
+        options.has(option) ||
+        (option === 'retain-safe-private' && walk.privateKept > 0),
+    ),
+    ...(pixelsCleaned ? [['pixels', ...CLEAN_PIXEL_DATA] as const] : []),
+  ]
+}
+
 /** Options that contradict each other (PS3.15 E.3). */
 const EXCLUSIVE: ReadonlyArray<readonly [DicomOption, DicomOption]> = [
   ['retain-long-full-dates', 'retain-long-modified-dates'],
@@ -407,14 +427,13 @@ function clean(element: Element, walk: Walk): 'kept' | 'removed' {
 }
 
 function deidentifyDataset(dataset: Dataset, walk: Walk): void {
-  const tags = Object.keys(dataset).map((t) => Number.parseInt(t, 16) >>> 0)
   const keepPrivate = walk.privateAllowed
     ? privateKeeper(
         walk.privateAllowed,
         creatorsOf(
           Object.entries(dataset).map(([t, e]) => [Number.parseInt(t, 16) >>> 0, textOf(e)] as const),
         ),
-        tags,
+        Object.keys(dataset).map((t) => Number.parseInt(t, 16) >>> 0),
       )
     : () => false
   for (const tag of Object.keys(dataset)) {
@@ -757,15 +776,7 @@ function deidentifyPart10(
   const dataset = deidentifyRaw(file.dataset, walk).map((e) =>
     blanked && e.tag === 0x7fe00010 ? blanked : e,
   )
-  const used = [
-    ...METHOD_CODES.filter(
-      ([option]) =>
-        option === 'basic' ||
-        options.has(option) ||
-        (option === 'retain-safe-private' && walk.privateKept > 0),
-    ),
-    ...(blanked ? [['pixels', ...CLEAN_PIXEL_DATA] as const] : []),
-  ]
+  const used = methodCodes(options, walk, blanked !== undefined)
   const item = (code: string, meaning: string): RawElement[] => [
     { tag: 0x00080100, vr: 'SH', value: textValue('SH', code) },
     { tag: 0x00080102, vr: 'SH', value: textValue('SH', 'DCM') },
@@ -965,15 +976,7 @@ function deidentifyWithDcmjs(
   deidentifyDataset(dataset, walk)
   // What was done, said in the object itself (PS3.15 E.1.1, PS3.3 C.12.1.1.1).
   dataset['00120062'] = { vr: 'CS', Value: ['YES'] }
-  const used = [
-    ...METHOD_CODES.filter(
-      ([option]) =>
-        option === 'basic' ||
-        options.has(option) ||
-        (option === 'retain-safe-private' && walk.privateKept > 0),
-    ),
-    ...(pixelsCleaned ? [['pixels', ...CLEAN_PIXEL_DATA] as const] : []),
-  ]
+  const used = methodCodes(options, walk, pixelsCleaned)
   if (pixelsCleaned) dataset['00280301'] = { vr: 'CS', Value: ['NO'] }
   dataset['00120063'] = {
     vr: 'LO',

@@ -20,8 +20,8 @@ import { type DeidOptions, deidentifyDicom } from './deid.js'
  * OUT/<study>/<series>/<instance>.dcm under the new UIDs (input names can carry a patient's name or
  * ID, so none is kept). Objects that may carry burned-in text are withheld and listed for review;
  * files dcmjs cannot read are listed with the reason. Each output is written under a temporary name
- * and renamed when complete. Under Clean Descriptors, from a thousand files on, the files are shared among worker threads
- * (one per core), each reading, de-identifying and writing its own.
+ * and renamed when complete. Under Clean Descriptors, from a thousand files on, the files are
+ * shared among worker threads (one per core), each reading, de-identifying and writing its own.
  */
 export interface TreeResult {
   readonly files: number
