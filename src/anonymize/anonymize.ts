@@ -3,6 +3,7 @@ import { TokumeiError } from '../model/index.js'
 import { readArxHierarchy } from './hierarchy/arx.js'
 import {
   ageBands,
+  areaLevels,
   dateLevels,
   icd10Levels,
   intervalLevels,
@@ -132,6 +133,8 @@ function hierarchyFor(
       return generatedHierarchy(column, source, dateLevels())
     case 'municipality':
       return generatedHierarchy(column, source, municipalityLevels())
+    case 'area':
+      return generatedHierarchy(column, source, areaLevels())
     case 'postal':
       return generatedHierarchy(column, source, postalLevels())
     case 'icd10':

@@ -16,6 +16,7 @@ export type { PrivateAllowed } from './dicom/private.js'
 export { PROFILE, PROFILE_SOURCE } from './dicom/profile.js'
 export { readBurnedInRules, readPrivateAllowList } from './dicom/rules-file.js'
 export { deidentifyTree, type TreeResult } from './dicom/tree.js'
+export { checkDocument, readYamlDocument } from './document.js'
 export { type AnonymizeFilesResult, anonymizeFiles } from './files.js'
 export { readArxHierarchy } from './hierarchy/arx.js'
 export {
@@ -30,7 +31,7 @@ export { assessRisk, type RiskOptions, type RiskReport } from './risk/risk.js'
 export { baseClasses, type Classes, rollUp } from './search/classes.js'
 export { METRICS, type MetricName } from './search/metric.js'
 export { type SearchInput, type SearchResult, searchOptimal } from './search/search.js'
-export { encodeColumn, Table, tableFromRows } from './table.js'
+export { encodeColumn, Table, tableFromRows, tableToRows } from './table.js'
 export { evaluateScrub, type ScrubEvaluation } from './text/evaluate.js'
 export {
   findSpans,
@@ -42,4 +43,5 @@ export {
   scrubText,
   scrubTextWith,
 } from './text/scrub.js'
+export { dateOffset, pseudonym, shiftDate } from './transform/transform.js'
 export { type Verification, verifyAnonymization } from './verify/verify.js'

@@ -86,3 +86,11 @@ export function mapColumn(column: Column, f: (value: string) => string, name = c
   for (let r = 0; r < codes.length; r++) codes[r] = encoded.codes[column.codes[r] as number] as number
   return { name, dictionary: encoded.dictionary, codes }
 }
+
+/** The table as a header and rows of cells (the inverse of `tableFromRows`). */
+export function tableToRows(table: Table): { header: string[]; rows: string[][] } {
+  const rows: string[][] = new Array(table.rows)
+  for (let r = 0; r < table.rows; r++)
+    rows[r] = table.columns.map((c) => c.dictionary[c.codes[r] as number] as string)
+  return { header: table.names, rows }
+}

@@ -177,6 +177,8 @@ const COMMAND_LOADERS: Readonly<Record<string, () => Promise<unknown>>> = {
   link: () => import('./commands/link.js'),
   monitor: () => import('./commands/monitor.js'),
   optout: () => import('./commands/optout.js'),
+  project: () => import('./commands/project.js'),
+  release: () => import('./commands/release.js'),
   schedule: () => import('./commands/schedule.js'),
   serve: () => import('./commands/serve.js'),
   session: () => import('./commands/session.js'),
@@ -215,6 +217,11 @@ export const COMMAND_MODULES: Readonly<Record<string, string>> = {
   schedule: 'schedule',
   login: 'session',
   logout: 'session',
+  project: 'project',
+  review: 'project',
+  contract: 'project',
+  release: 'release',
+  trace: 'release',
 }
 
 function commandPath(command: Command): string {

@@ -15,4 +15,5 @@ export {
   upsertDemographics,
   type VersionedMessage,
   validDate,
+  withholdPersonOf,
 } from './store.js'

@@ -330,18 +330,28 @@ export interface Demographics {
   readonly institutionId: number
   readonly birthDate?: string
   readonly sex?: Sex
+  /** JIS X 0401 code of the prefecture, and the municipality as written (no street, no number). */
+  readonly prefecture?: string
+  readonly municipality?: string
 }
 
-/** The analysis demographics of each patient (birth date, sex); a newer value replaces an older one. */
+/**
+ * The analysis demographics of each patient (birth date, sex, prefecture and municipality); a newer
+ * value replaces an older one.
+ */
 export async function upsertDemographics(db: Db, rows: readonly Demographics[]): Promise<void> {
   if (rows.length === 0) return
   await sql`
-    insert into clinical.patient (patient_ref, institution_id, birth_date, sex)
+    insert into clinical.patient (patient_ref, institution_id, birth_date, sex, prefecture, municipality)
     select * from unnest(${rows.map((r) => r.patientRef)}::bigint[], ${rows.map((r) => r.institutionId)}::bigint[],
-                         ${rows.map((r) => validDate(r.birthDate))}::date[], ${rows.map((r) => r.sex ?? null)}::text[])
+                         ${rows.map((r) => validDate(r.birthDate))}::date[], ${rows.map((r) => r.sex ?? null)}::text[],
+                         ${rows.map((r) => r.prefecture ?? null)}::text[], ${rows.map((r) => (r.prefecture ? (r.municipality ?? null) : null))}::text[])
     on conflict (patient_ref) do update
       set birth_date = coalesce(excluded.birth_date, clinical.patient.birth_date),
           sex = coalesce(excluded.sex, clinical.patient.sex),
+          prefecture = coalesce(excluded.prefecture, clinical.patient.prefecture),
+          municipality = case when excluded.prefecture is null then clinical.patient.municipality
+                              else excluded.municipality end,
           updated_at = now()`.execute(db)
 }
 
@@ -401,6 +411,18 @@ export async function applySourceVersions(
 }
 
 /** Deletes every clinical row of these patients; returns the rows deleted and the imaging object keys. */
+/**
+ * After a refusal: the patient's person is withheld from every release and statistic from now on,
+ * so that what other institutions sent about them does not carry them into one.
+ */
+export async function withholdPersonOf(db: Db, patientRef: number): Promise<number> {
+  const result = await sql`
+    insert into clinical.withheld_person (person_id)
+    select person_id from clinical.patient_person where patient_ref = ${patientRef}
+    on conflict do nothing`.execute(db)
+  return Number(result.numAffectedRows ?? 0)
+}
+
 export async function deletePatientData(
   db: Db,
   patientRefs: readonly number[],

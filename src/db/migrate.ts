@@ -8,6 +8,7 @@ import * as m0004 from './migrations/0004-monitor.js'
 import * as m0005 from './migrations/0005-schedule.js'
 import * as m0006 from './migrations/0006-linkage.js'
 import * as m0007 from './migrations/0007-link-tokens.js'
+import * as m0008 from './migrations/0008-provision.js'
 
 /** Every migration, in order. Names are permanent: a released migration is never edited, only followed. */
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -18,6 +19,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0005-schedule': m0005,
   '0006-linkage': m0006,
   '0007-link-tokens': m0007,
+  '0008-provision': m0008,
 }
 
 export const LATEST_MIGRATION = Object.keys(MIGRATIONS).at(-1) ?? ''

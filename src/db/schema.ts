@@ -10,6 +10,12 @@ type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
 type Bytes = ColumnType<Uint8Array, Uint8Array, Uint8Array>
 type Json<T> = ColumnType<T, string, string>
 
+/** clinical.withheld_person — persons left out of releases after a refusal. */
+export interface WithheldPersonTable {
+  person_id: number
+  withheld_at: Timestamp
+}
+
 /** keyring.data_key — data-encryption keys, each wrapped by the key-encryption key (KEK). */
 export interface DataKeyTable {
   purpose: string
@@ -349,7 +355,152 @@ export interface ClinicalPatientTable {
   institution_id: number
   birth_date: ColumnType<string | null, string | null, string | null>
   sex: string | null
+  prefecture: ColumnType<string | null, string | null | undefined, string | null>
+  municipality: ColumnType<string | null, string | null | undefined, string | null>
   updated_at: Timestamp
+}
+
+export type ProjectState = 'submitted' | 'approved' | 'rejected' | 'withdrawn' | 'contracted' | 'closed'
+
+/** governance.project — an application for data (利用申請), amended in versions. */
+export interface ProjectTable {
+  id: Generated<number>
+  code: string
+  title: string
+  organisation: string
+  investigator: string
+  purpose: 'research' | 'administration'
+  kind: ColumnType<'anonymized' | 'pseudonymized', 'anonymized' | 'pseudonymized' | undefined, never>
+  application: Json<Record<string, unknown>>
+  version: ColumnType<number, number | undefined, number>
+  state: ColumnType<ProjectState, ProjectState | undefined, ProjectState>
+  applied_by: string
+  applied_person: string
+  applied_at: Timestamp
+  updated_at: Timestamp
+}
+
+/** governance.project_version — the application as it stood before each amendment. */
+export interface ProjectVersionTable {
+  project_id: number
+  version: number
+  application: Json<Record<string, unknown>>
+  changed_by: string
+  changed_at: Timestamp
+  reason: string
+}
+
+/** governance.review — one committee member's decision on one version of a project. */
+export interface ReviewTable {
+  id: Generated<number>
+  project_id: number
+  version: number
+  reviewer: string
+  reviewer_person: string
+  decision: 'approve' | 'reject'
+  comment: ColumnType<string, string | undefined, never>
+  decided_at: Timestamp
+}
+
+export type ContractState = 'active' | 'ended' | 'destroyed' | 'terminated'
+
+/** governance.contract — what the recipient agreed to (提供契約). */
+export interface ContractTable {
+  id: Generated<number>
+  code: string
+  project_id: number
+  recipients: Json<Array<{ name: string; organisation: string; publicKey?: string; keyId?: string }>>
+  purposes: string[]
+  sharing_scope: string
+  bans: string[]
+  publication_check: ColumnType<boolean, boolean | undefined, never>
+  starts_on: ColumnType<string, string, string>
+  ends_on: ColumnType<string, string, string>
+  destroy_by: ColumnType<string, string, string>
+  state: ColumnType<ContractState, ContractState | undefined, ContractState>
+  signed_by: string
+  signed_at: Timestamp
+  ended_at: Date | null
+  destruction: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>
+}
+
+export type ReleaseState = 'building' | 'built' | 'failed' | 'revoked'
+
+/** governance.release — one package built for a contract (a dataset or statistics). */
+export interface ReleaseTable {
+  id: string
+  kind: 'dataset' | 'statistics'
+  project_id: number
+  contract_id: number
+  spec: Json<Record<string, unknown>>
+  spec_sha256: string
+  state: ColumnType<ReleaseState, ReleaseState | undefined, ReleaseState>
+  dir: string | null
+  manifest: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>
+  persons: number | null
+  error: string | null
+  built_by: string
+  started_at: Timestamp
+  finished_at: Date | null
+}
+
+/** governance.release_mark — a digest of one pseudonym a release holds, for tracing. */
+export interface ReleaseMarkTable {
+  mark: Uint8Array
+  release_id: string
+}
+
+/** governance.delivery — a package encrypted to a recipient, behind a time- and count-limited link. */
+export interface DeliveryTable {
+  id: Generated<number>
+  release_id: string
+  recipient: string
+  key_id: string
+  object_key: string
+  bytes: number
+  sha256: string
+  token_sha256: Uint8Array
+  expires_at: Date
+  max_downloads: number
+  downloads: ColumnType<number, number | undefined, number>
+  created_by: string
+  created_at: Timestamp
+  revoked_at: Date | null
+}
+
+export interface DownloadTable {
+  delivery_id: number
+  at: Timestamp
+  client: string
+  outcome: 'ok' | 'expired' | 'exhausted' | 'revoked'
+}
+
+/** governance.publication_check — tables a researcher means to publish, checked cell by cell (公表物確認). */
+export interface PublicationCheckTable {
+  id: Generated<number>
+  project_id: number
+  file_name: string
+  sha256: string
+  threshold: number
+  cells: number
+  flagged: number
+  result: Json<Record<string, unknown>>
+  checked_by: string
+  checked_at: Timestamp
+}
+
+/** governance.stats_query — every statistical query, answered or refused. */
+export interface StatsQueryTable {
+  id: Generated<number>
+  actor: string
+  project_id: number | null
+  query: Json<Record<string, unknown>>
+  shape: string
+  cohort: number
+  outcome: 'answered' | 'refused'
+  reason: string | null
+  release_id: string | null
+  asked_at: Timestamp
 }
 
 export interface Schema {
@@ -381,4 +532,15 @@ export interface Schema {
   'identity.patient': VaultPatientTable
   'identity.optout': OptOutTable
   'clinical.patient': ClinicalPatientTable
+  'clinical.withheld_person': WithheldPersonTable
+  'governance.project': ProjectTable
+  'governance.project_version': ProjectVersionTable
+  'governance.review': ReviewTable
+  'governance.contract': ContractTable
+  'governance.release': ReleaseTable
+  'governance.release_mark': ReleaseMarkTable
+  'governance.delivery': DeliveryTable
+  'governance.download': DownloadTable
+  'governance.publication_check': PublicationCheckTable
+  'governance.stats_query': StatsQueryTable
 }

@@ -3,7 +3,7 @@
 // nothing here ever writes a clear-text name to a log, an error or another schema.
 
 export { LINK_STAGES } from './linkage/link.js'
-export { VariantTable } from './normalize/index.js'
+export { areaOf, VariantTable } from './normalize/index.js'
 export {
   decidePair,
   evaluateAgainstTruth,
@@ -26,6 +26,8 @@ export {
   localPatientHash,
   lockInstitutionVault,
   mergeIdentity,
+  type OwnIdentifiers,
+  ownIdentifiers,
   readAllIdentities,
   storeIdentities,
   type VaultPatient,

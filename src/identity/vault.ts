@@ -198,3 +198,46 @@ const VAULT_LOCK = 0x746b_0001
 export async function lockInstitutionVault(db: Kysely<Schema>, institutionId: number): Promise<void> {
   await sql`select pg_advisory_xact_lock(${VAULT_LOCK}::int, ${institutionId}::int)`.execute(db)
 }
+
+/**
+ * The identifiers a patient's own documents may name them by, to be scrubbed out of them: names (as
+ * written, in kana, surname alone), address, phones, the hospital's patient ID and insurance numbers,
+ * the birth date. For the release build's scrubber only; never written anywhere.
+ */
+export interface OwnIdentifiers {
+  readonly names: string[]
+  readonly addresses: string[]
+  readonly phones: string[]
+  readonly ids: string[]
+  readonly dates: string[]
+}
+
+export async function ownIdentifiers(
+  db: Db,
+  keyring: Keyring,
+  refs: readonly number[],
+): Promise<Map<number, OwnIdentifiers>> {
+  const out = new Map<number, OwnIdentifiers>()
+  for (const { patientRef, identity: i } of await readIdentities(db, keyring, refs)) {
+    const names = [
+      [i.surname, i.given].filter(Boolean).join(''),
+      [i.surname, i.given].filter(Boolean).join(' '),
+      [i.surnameKana, i.givenKana].filter(Boolean).join(''),
+      [i.surnameKana, i.givenKana].filter(Boolean).join(' '),
+      i.surname ?? '',
+      i.surnameKana ?? '',
+    ].filter((n) => n.trim() !== '')
+    out.set(patientRef, {
+      names: [...new Set(names)],
+      addresses: i.address ? [i.address] : [],
+      phones: [...i.phones],
+      ids: [
+        i.localId,
+        i.insuredNumber,
+        i.insuredSymbol && i.insuredNumber ? `${i.insuredSymbol}・${i.insuredNumber}` : undefined,
+      ].filter((v): v is string => typeof v === 'string' && v.trim() !== ''),
+      dates: i.birthDate ? [i.birthDate] : [],
+    })
+  }
+  return out
+}

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely'
-import { deletePatientData, refreshHoldings } from '../clinical/index.js'
+import { deletePatientData, refreshHoldings, withholdPersonOf } from '../clinical/index.js'
 import type { Schema } from '../db/index.js'
 import { deleteVaultPatient, localPatientHash, lockInstitutionVault } from '../identity/index.js'
 import { TokumeiError } from '../model/index.js'
@@ -48,6 +48,7 @@ export async function registerOptOut(
       .returning('id')
       .executeTakeFirst()
     const patientRef = await deleteVaultPatient(trx, institution.id, hash)
+    if (patientRef !== undefined) await withholdPersonOf(trx, patientRef)
     const deleted =
       patientRef !== undefined ? await deletePatientData(trx, [patientRef]) : { records: 0, objectKeys: [] }
     const heldRows = await trx

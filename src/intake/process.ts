@@ -11,6 +11,7 @@ import {
 import type { IntakeSettings } from '../config/index.js'
 import type { ItemFormat, Schema } from '../db/index.js'
 import {
+  areaOf,
   findOptOuts,
   findVaultPatients,
   hex,
@@ -544,6 +545,7 @@ async function gateAndStore(
       institutionId: institution.id,
       birthDate: w.identity.birthDate,
       sex: w.identity.sex,
+      ...areaOf(w.identity.address),
     })),
   )
 

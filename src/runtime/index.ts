@@ -13,6 +13,8 @@ export {
   builtinHandlers,
   coreIntakeContext,
   createWorker,
+  deliveryContext,
   monitorContext,
   receiveContext,
+  releaseBuildContext,
 } from './workers.js'

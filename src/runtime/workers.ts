@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ObjectStore } from '../clinical/index.js'
-import { LINK_STAGES, runLinkage, VariantTable } from '../identity/index.js'
+import { LINK_STAGES, ownIdentifiers, runLinkage, VariantTable } from '../identity/index.js'
 import {
   type CoreIntakeContext,
   processSubmission,
@@ -12,6 +12,7 @@ import {
 } from '../intake/index.js'
 import { enqueueJob, type JobHandler, type PeriodicTask, Worker, type WorkerEvents } from '../jobs/index.js'
 import { TokumeiError } from '../model/index.js'
+import type { BuildContext, DeliveryContext } from '../release/index.js'
 import { type AuthContext, type MonitorContext, writeCheckpoint } from '../security/index.js'
 import { defaultSharedDataDir } from '../synth/index.js'
 import type { Runtime } from './runtime.js'
@@ -26,6 +27,38 @@ export function coreIntakeContext(runtime: Runtime, job?: { id: number; kind: st
     settings: runtime.config.intake,
     objects: new ObjectStore(join(runtime.config.dataDir, 'objects'), runtime.keyring),
     audit: (event) => runtime.audit(event),
+  }
+}
+
+/**
+ * What a release build needs: the clinical objects, and — handed over from identity, which the
+ * release module never imports — the patients' own identifiers to scrub their documents with.
+ */
+export async function releaseBuildContext(
+  runtime: Runtime,
+  onProgress?: BuildContext['onProgress'],
+): Promise<BuildContext> {
+  const objects = new ObjectStore(join(runtime.config.dataDir, 'objects'), runtime.keyring)
+  const institutions = await runtime.db.kysely.selectFrom('governance.institution').select('name').execute()
+  return {
+    db: runtime.db.kysely,
+    keyring: runtime.keyring,
+    actor: runtime.actor,
+    releasesDir: join(runtime.config.dataDir, 'releases'),
+    readObject: (key) => objects.get(key),
+    patientContexts: (refs) => ownIdentifiers(runtime.db.kysely, runtime.keyring, refs),
+    institutionNames: institutions.map((i) => i.name),
+    onProgress,
+  }
+}
+
+/** Where deliveries wait for their download. */
+export function deliveryContext(runtime: Runtime, actor: string = runtime.actor): DeliveryContext {
+  return {
+    db: runtime.db.kysely,
+    keyring: runtime.keyring,
+    actor,
+    deliveriesDir: join(runtime.config.dataDir, 'deliveries'),
   }
 }
 

@@ -54,6 +54,12 @@ export interface DeidOptions {
   readonly tokenizer?: Tokenizer
   /** The file's own bytes changed in place where it can (default); false always goes through dcmjs. */
   readonly fastPath?: boolean
+  /**
+   * The person the object belongs to, as a release knows them: the patient ID becomes this pseudonym
+   * and dates move by this offset, the same as in the release's tables (default: both derived from
+   * the key and the patient ID the hospital sent).
+   */
+  readonly person?: { readonly pseudonym: string; readonly offset: number }
 }
 
 export type DeidOutcome =
@@ -307,6 +313,7 @@ interface Walk {
   readonly key: Uint8Array
   readonly options: ReadonlySet<DicomOption>
   readonly offset: number
+  readonly pseudonym?: string
   readonly actions: Record<string, number>
   privateRemoved: number
   privateKept: number
@@ -477,7 +484,7 @@ function deidentifyDataset(dataset: Dataset, walk: Walk): void {
         // The patient ID becomes the person's pseudonym in this release (one per patient, so a
         // recipient can still tell one patient's images from another's); other values a dummy.
         if (tag === '00100020' && typeof first(element) === 'string' && textOf(element) !== '')
-          element.Value = [personPseudonym(walk.key, textOf(element) as string)]
+          element.Value = [walk.pseudonym ?? personPseudonym(walk.key, textOf(element) as string)]
         else
           element.Value =
             element.vr === 'SQ' ? [] : DUMMY[element.vr] === undefined ? [] : [DUMMY[element.vr]]
@@ -652,7 +659,10 @@ function deidentifyRaw(elements: readonly RawElement[], walk: Walk): RawElement[
         if (element.items) out.push({ tag: element.tag, vr: 'SQ', items: [] })
         else if (element.tag === 0x00100020 && asciiOf(element.value).trim() !== '')
           out.push(
-            changed(element, textValue('LO', personPseudonym(walk.key, asciiOf(element.value).trim()))),
+            changed(
+              element,
+              textValue('LO', walk.pseudonym ?? personPseudonym(walk.key, asciiOf(element.value).trim())),
+            ),
           )
         else out.push(changed(element, dummyBytes(element.vr)))
         break
@@ -766,7 +776,8 @@ function deidentifyPart10(
   const walk: Walk = {
     key: settings.key,
     options,
-    offset: personOffset(settings.key, person, settings.shiftDays ?? 365),
+    offset: settings.person?.offset ?? personOffset(settings.key, person, settings.shiftDays ?? 365),
+    pseudonym: settings.person?.pseudonym,
     actions: {},
     privateRemoved: 0,
     privateKept: 0,
@@ -966,7 +977,8 @@ function deidentifyWithDcmjs(
   const walk: Walk = {
     key: settings.key,
     options,
-    offset: personOffset(settings.key, person, settings.shiftDays ?? 365),
+    offset: settings.person?.offset ?? personOffset(settings.key, person, settings.shiftDays ?? 365),
+    pseudonym: settings.person?.pseudonym,
     actions: {},
     privateRemoved: 0,
     privateKept: 0,

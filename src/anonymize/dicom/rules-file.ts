@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs'
-import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
-import { TokumeiError } from '../../model/index.js'
+import { readYamlDocument } from '../document.js'
 import type { BurnedInRule } from './pixels.js'
 import type { PrivateAllowed } from './private.js'
 
@@ -9,36 +7,8 @@ import type { PrivateAllowed } from './private.js'
  * The operator's files for DICOM de-identification — where burned-in text is, which private
  * attributes to keep — read and checked here, apart from the de-identifier, so that the workers
  * that de-identify never load a schema library.
- *
- * An operator's file (YAML, or JSON, which is YAML) checked against its schema: one error naming the
- * file and, for a wrong value, the path to it.
  */
-function readRulesFile<T>(path: string, schema: z.ZodType<T>, code: string): T {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch {
-    throw new TokumeiError(`${path} cannot be read.`, { code, kind: 'invalid' })
-  }
-  let data: unknown
-  try {
-    data = parseYaml(text)
-  } catch (error) {
-    throw new TokumeiError(`${path}: not YAML or JSON (${(error as Error).message.split('\n')[0]}).`, {
-      code,
-      kind: 'invalid',
-    })
-  }
-  const parsed = schema.safeParse(data)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0] as z.core.$ZodIssue
-    throw new TokumeiError(`${path}, at ${issue.path.join('.') || 'the top'}: ${issue.message}.`, {
-      code,
-      kind: 'invalid',
-    })
-  }
-  return parsed.data
-}
+const readRulesFile = readYamlDocument
 
 const region = z
   .object({

@@ -1,3 +1,4 @@
+import { PREFECTURES } from '../../model/index.js'
 import type { Generalizer } from './hierarchy.js'
 import { icd10Block, icd10Chapter } from './icd10.js'
 
@@ -72,6 +73,19 @@ export function municipalityLevels(): Generalizer {
     const region = regionOf(prefecture)
     if (!region) return { error: `no prefecture has the code ${code.slice(0, 2)}` }
     return [code.slice(0, 2), region, '*']
+  }
+}
+
+/**
+ * An area as a release holds it — the prefecture and the municipality written after it (東京都武蔵野市,
+ * 北海道札幌市中央区), or the prefecture alone — → prefecture → region (地方) → `*`.
+ */
+export function areaLevels(): Generalizer {
+  return (value) => {
+    const area = value.trim()
+    const index = PREFECTURES.findIndex((p) => area.startsWith(p))
+    if (index < 0) return { error: 'an area starts with its prefecture (東京都…)' }
+    return [PREFECTURES[index] as string, regionOf(index + 1) as string, '*']
   }
 }
 

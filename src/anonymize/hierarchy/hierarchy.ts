@@ -143,7 +143,13 @@ export function bindHierarchy(
  */
 export function generatedHierarchy(column: Column, source: string, generalize: Generalizer): Hierarchy {
   const domain = new Map<string, readonly string[]>()
+  // A missing value (empty) is unknown at every level: `*`, as a suppressed one is.
+  let missing = false
   column.dictionary.forEach((value, code) => {
+    if (value.trim() === '') {
+      missing = true
+      return
+    }
     const labels = generalize(value)
     if ('error' in labels) {
       const row = column.codes.indexOf(code)
@@ -158,6 +164,11 @@ export function generatedHierarchy(column: Column, source: string, generalize: G
     }
     domain.set(value, labels)
   })
+  if (missing) {
+    const height = Math.max(1, ...[...domain.values()].map((labels) => labels.length))
+    for (const value of column.dictionary)
+      if (value.trim() === '') domain.set(value, new Array<string>(height).fill('*'))
+  }
   return bindHierarchy(column, source, domain)
 }
 

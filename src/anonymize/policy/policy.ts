@@ -38,6 +38,7 @@ const builtinHierarchy = z.discriminatedUnion('builtin', [
   }),
   z.strictObject({ builtin: z.literal('date') }),
   z.strictObject({ builtin: z.literal('municipality') }),
+  z.strictObject({ builtin: z.literal('area') }).describe('prefecture + municipality name (東京都武蔵野市)'),
   z.strictObject({ builtin: z.literal('postal') }),
   z.strictObject({ builtin: z.literal('icd10') }),
   z.strictObject({ builtin: z.literal('suppress') }),

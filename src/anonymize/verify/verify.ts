@@ -4,6 +4,7 @@ import type { CsvRows } from '../csv.js'
 import { decodeCsv, sniffDelimiter } from '../csv.js'
 import {
   ageBands,
+  areaLevels,
   dateLevels,
   icd10Levels,
   intervalLevels,
@@ -259,6 +260,7 @@ function labelsOf(policy: Policy, spec: ColumnPolicy): (value: string) => readon
     age: () => ageBands({ bands: 'bands' in h ? h.bands : undefined, top: 'top' in h ? h.top : undefined }),
     date: dateLevels,
     municipality: municipalityLevels,
+    area: areaLevels,
     postal: postalLevels,
     icd10: icd10Levels,
     interval: () => intervalLevels(h as { width: number }),

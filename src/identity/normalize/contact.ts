@@ -1,4 +1,7 @@
+import { PREFECTURES } from '../../model/index.js'
 import { compactName, digitsOf } from './text.js'
+
+export { PREFECTURES }
 
 /**
  * Phones, postal codes and addresses as comparison keys. A phone is its national digits (+81 and
@@ -6,55 +9,6 @@ import { compactName, digitsOf } from './text.js'
  * prefecture code (01–47, from its first words) and the municipality as written (市区町村, with 郡 and
  * a city's 区), folded.
  */
-export const PREFECTURES = [
-  '北海道',
-  '青森県',
-  '岩手県',
-  '宮城県',
-  '秋田県',
-  '山形県',
-  '福島県',
-  '茨城県',
-  '栃木県',
-  '群馬県',
-  '埼玉県',
-  '千葉県',
-  '東京都',
-  '神奈川県',
-  '新潟県',
-  '富山県',
-  '石川県',
-  '福井県',
-  '山梨県',
-  '長野県',
-  '岐阜県',
-  '静岡県',
-  '愛知県',
-  '三重県',
-  '滋賀県',
-  '京都府',
-  '大阪府',
-  '兵庫県',
-  '奈良県',
-  '和歌山県',
-  '鳥取県',
-  '島根県',
-  '岡山県',
-  '広島県',
-  '山口県',
-  '徳島県',
-  '香川県',
-  '愛媛県',
-  '高知県',
-  '福岡県',
-  '佐賀県',
-  '長崎県',
-  '熊本県',
-  '大分県',
-  '宮崎県',
-  '鹿児島県',
-  '沖縄県',
-] as const
 
 export interface PhoneKey {
   /** National digits, starting with 0 (10 or 11 digits for valid numbers). */
@@ -102,4 +56,14 @@ export function addressKey(raw: string): AddressKey {
     /^(.+?市.+?区)/.exec(text)?.[1] ??
     /^(.+?[市区町村])/.exec(text)?.[1]
   return { ...(prefecture ? { prefecture } : {}), ...(municipality ? { municipality } : {}) }
+}
+
+/**
+ * The area the clinical store may keep of an address: its prefecture code and municipality, never
+ * the street or number after them. Nothing when the prefecture cannot be told.
+ */
+export function areaOf(address: string | undefined): { prefecture?: string; municipality?: string } {
+  if (!address) return {}
+  const key = addressKey(address)
+  return key.prefecture ? key : {}
 }
