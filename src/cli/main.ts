@@ -222,6 +222,7 @@ export const COMMAND_MODULES: Readonly<Record<string, string>> = {
   contract: 'project',
   release: 'release',
   trace: 'release',
+  stats: 'release',
 }
 
 function commandPath(command: Command): string {

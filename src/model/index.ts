@@ -1,5 +1,5 @@
 // The canonical types that readers produce and every module shares. Pure: no I/O, no database.
 export { isCalendarDate, isoFromCompactDate } from './dates.js'
 export { type ErrorKind, isTokumeiError, TokumeiError, type TokumeiErrorOptions } from './errors.js'
-export { PREFECTURES, prefectureName } from './japan.js'
+export { PREFECTURES, prefectureName, regionOf } from './japan.js'
 export type { ClinicalItem, PatientIdentity, Sex, SourceRecord } from './records.js'

@@ -54,3 +54,19 @@ export function prefectureName(code: string | number): string | undefined {
   const n = typeof code === 'number' ? code : /^\d{2}$/.test(code) ? Number(code) : Number.NaN
   return PREFECTURES[n - 1]
 }
+
+/** The eight regions (地方区分) of the prefectures, by JIS X 0401 code. */
+const REGIONS: ReadonlyArray<readonly [string, number, number]> = [
+  ['北海道地方', 1, 1],
+  ['東北地方', 2, 7],
+  ['関東地方', 8, 14],
+  ['中部地方', 15, 23],
+  ['近畿地方', 24, 30],
+  ['中国地方', 31, 35],
+  ['四国地方', 36, 39],
+  ['九州地方', 40, 47],
+]
+
+export function regionOf(prefecture: number): string | undefined {
+  return REGIONS.find(([, from, to]) => prefecture >= from && prefecture <= to)?.[0]
+}

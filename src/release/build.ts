@@ -19,11 +19,18 @@ import {
   type Verification,
   verifyAnonymization,
 } from '../anonymize/index.js'
+import {
+  ageAt,
+  type Cohort,
+  type EventRow,
+  type EventTable,
+  readEvents,
+  selectCohort,
+} from '../clinical/index.js'
 import type { Schema } from '../db/index.js'
 import { isTokumeiError, TokumeiError } from '../model/index.js'
 import { type Keyring, recordAuditEvent } from '../security/index.js'
 import { TOKUMEI_VERSION } from '../version.js'
-import { ageAt, type Cohort, type EventRow, readEvents, selectCohort } from './cohort.js'
 import { describeVariable } from './dictionary.js'
 import { activeContract } from './governance.js'
 import {
@@ -227,7 +234,7 @@ async function build(
   // 1. The cohort.
   const cohort = await timed(
     'cohort',
-    () => selectCohort(context.db, spec, today),
+    () => selectCohort(context.db, spec.cohort, today),
     (c) => c.persons.size,
   )
   if (cohort.persons.size === 0)
@@ -301,7 +308,7 @@ async function build(
   for (const { table, columns } of spec.selected.slice(1)) {
     const events = await timed(
       table,
-      () => readEvents(context.db, table as Exclude<ReleaseTable, 'persons'>, columns, refs, spec.cohort),
+      () => readEvents(context.db, table as EventTable, columns, refs, spec.cohort),
       (rows) => rows.length,
     )
     const header = ['person', ...columns]

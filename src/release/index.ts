@@ -10,7 +10,6 @@ export {
   releaseKey,
   type StageTiming,
 } from './build.js'
-export { ageAt, type Cohort, selectCohort } from './cohort.js'
 export {
   createDelivery,
   type DeliveryContext,
@@ -49,5 +48,6 @@ export {
 } from './governance.js'
 export { canonicalJson, type Manifest, readManifest } from './package.js'
 export { parseSpec, RELEASE_TABLES, type ReleaseSpec, readSpec, SPEC_SCHEMA } from './spec.js'
+export { buildStatistics, parseQuery, type StatisticsResult } from './statistics.js'
 export { type TraceResult, traceFile } from './trace.js'
 export { type PackageVerification, verifyPackage } from './verify.js'

@@ -45,7 +45,11 @@ export interface Manifest {
     readonly k: number
     readonly person: string
   }
-  readonly disclosure?: { readonly threshold: number; readonly tables: readonly string[] }
+  readonly disclosure?: {
+    readonly threshold: number
+    readonly tables: readonly string[]
+    readonly rounding?: number
+  }
   readonly files: readonly ManifestFile[]
   readonly signature?: {
     readonly algorithm: 'Ed25519'

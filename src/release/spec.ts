@@ -35,6 +35,7 @@ export const SPEC_SCHEMA = z.strictObject({
   cohort: z
     .strictObject({
       conditions: codes.optional().describe('ICD-10 codes or prefixes (E11 covers E11.9)'),
+      without: codes.optional().describe('ICD-10 codes or prefixes that leave a person out'),
       drugs: codes.optional().describe('HOT9 or レセプト電算 codes, or their prefixes'),
       labs: codes.optional().describe('JLAC10 codes or prefixes'),
       from: isoDate.optional(),

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'csv-parse/sync'
+import { checkPublished } from '../stats/index.js'
 import { checkPackageFiles, type Manifest, type PackageCheck, readManifest } from './package.js'
 
 /**
@@ -25,7 +26,7 @@ export async function verifyPackage(dir: string, trusted?: Uint8Array): Promise<
   const checks: PackageCheck[] = [...checkPackageFiles(dir, manifest, trusted)]
   const filesOk = checks.every((c) => c.ok)
   if (filesOk && manifest.privacy) checks.push(...privacyChecks(dir, manifest))
-  if (filesOk && manifest.disclosure) checks.push(disclosureCheck(dir, manifest))
+  if (filesOk && manifest.disclosure) checks.push(await disclosureCheck(dir, manifest))
   if (filesOk) checks.push(await parquetCheck(dir, manifest))
   return { ok: checks.every((c) => c.ok), release: manifest.release, kind: manifest.kind, checks }
 }
@@ -74,29 +75,41 @@ function privacyChecks(dir: string, manifest: Manifest): PackageCheck[] {
   return checks
 }
 
-function disclosureCheck(dir: string, manifest: Manifest): PackageCheck {
-  const { threshold, tables } = manifest.disclosure as NonNullable<Manifest['disclosure']>
-  const small: string[] = []
+async function disclosureCheck(dir: string, manifest: Manifest): Promise<PackageCheck> {
+  const { threshold, tables, rounding } = manifest.disclosure as NonNullable<Manifest['disclosure']>
+  const problems: string[] = []
+  let suppressed = 0
   for (const name of tables) {
     const [header, ...rows] = readCsv(join(dir, name))
-    const count = header?.indexOf('count') ?? -1
-    if (count < 0) {
-      small.push(`${name} has no count column`)
+    if (!header?.includes('count')) {
+      problems.push(`${name} has no count column`)
       continue
     }
-    rows.forEach((r, i) => {
-      const value = r[count] as string
-      if (/^\d+$/.test(value) && Number(value) > 0 && Number(value) < threshold)
-        small.push(`${name} row ${i + 2}`)
-    })
+    if (rounding) {
+      // Rounded counts do not add up exactly: only the threshold is checked.
+      const at = header.indexOf('count')
+      const small = rows.filter(
+        (r) => /^\d+$/.test(r[at] as string) && Number(r[at]) > 0 && Number(r[at]) < threshold,
+      )
+      if (small.length > 0) problems.push(`${name}: ${small.length} counts under ${threshold}`)
+      continue
+    }
+    const result = await checkPublished(header, rows, threshold)
+    suppressed += result.suppressed
+    if (!result.complete) problems.push(`${name} does not hold every cell and margin of its table`)
+    if (result.small > 0) problems.push(`${name}: ${result.small} published counts under ${threshold}`)
+    if (result.unprotected > 0)
+      problems.push(
+        `${name}: ${result.unprotected} suppressed cells can be narrowed from the margins to a point or to 1–${threshold - 1}`,
+      )
   }
   return {
     name: 'disclosure',
-    ok: small.length === 0,
+    ok: problems.length === 0,
     detail:
-      small.length === 0
-        ? `no published count is between 1 and ${threshold - 1}`
-        : `counts under ${threshold}: ${small.slice(0, 5).join(', ')}`,
+      problems.length === 0
+        ? `no published count is between 1 and ${threshold - 1}${rounding ? ` (rounded to ${rounding})` : `; each of the ${suppressed} suppressed cells ranges over more than a point, reaching 0 or ${threshold}, given the margins`}`
+        : problems.join('; '),
   }
 }
 

@@ -1,4 +1,7 @@
-import { PREFECTURES } from '../../model/index.js'
+import { PREFECTURES, regionOf } from '../../model/index.js'
+
+export { regionOf }
+
 import type { Generalizer } from './hierarchy.js'
 import { icd10Block, icd10Chapter } from './icd10.js'
 
@@ -43,22 +46,6 @@ export function dateLevels(): Generalizer {
       return { error: 'not a calendar date' }
     return [`${year}-${month}`, year, '*']
   }
-}
-
-/** The eight regions (地方区分) of the prefectures, by JIS X 0401 code. */
-const REGIONS: ReadonlyArray<readonly [string, number, number]> = [
-  ['北海道地方', 1, 1],
-  ['東北地方', 2, 7],
-  ['関東地方', 8, 14],
-  ['中部地方', 15, 23],
-  ['近畿地方', 24, 30],
-  ['中国地方', 31, 35],
-  ['四国地方', 36, 39],
-  ['九州地方', 40, 47],
-]
-
-export function regionOf(prefecture: number): string | undefined {
-  return REGIONS.find(([, from, to]) => prefecture >= from && prefecture <= to)?.[0]
 }
 
 /**

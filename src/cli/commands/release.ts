@@ -193,6 +193,47 @@ export function registerReleaseCommands(program: Command, define: Define): void 
     )
 
   program
+    .command('stats')
+    .description('answer a statistical query with disclosure control; the table leaves as a signed package')
+    .requiredOption('--query <file>', 'the query (YAML: project, measure, dimensions, filters, threshold)')
+    .action(
+      define(async ({ withRuntime, out }, options) => {
+        const { parse } = await import('yaml')
+        const { parseQuery, buildStatistics } = await import('../../release/index.js')
+        const file = String(options.query)
+        let data: unknown
+        try {
+          data = parse(readFileSync(file, 'utf8'))
+        } catch {
+          throw new TokumeiError(`${file} cannot be read as YAML.`, {
+            code: 'stats.bad_query',
+            kind: 'invalid',
+          })
+        }
+        const query = parseQuery(data, file)
+        return withRuntime(async (runtime) => {
+          const { releaseBuildContext } = await import('../../runtime/index.js')
+          const result = await buildStatistics(await releaseBuildContext(runtime), query)
+          const width = result.header.map((h, c) =>
+            Math.max(h.length, ...result.rows.map((r) => (r[c] as string).length)),
+          )
+          const line = (cells: readonly string[]) =>
+            cells.map((v, c) => v.padEnd(width[c] as number)).join('  ')
+          out.result(result, [
+            `Statistics ${result.id} for ${query.project}: ${result.cohort} persons, ${result.cells} cells; ${result.primary} suppressed under ${query.threshold}, ${result.secondary} more to protect them.`,
+            line(result.header),
+            ...result.rows.slice(0, 60).map(line),
+            ...(result.rows.length > 60
+              ? [`… ${result.rows.length - 60} more rows in ${result.dir}/table.csv`]
+              : []),
+            `Signed package: ${result.dir}`,
+          ])
+          return 0
+        })
+      }),
+    )
+
+  program
     .command('trace <file>')
     .description('name the release a file, or a fragment of one, came from')
     .action(

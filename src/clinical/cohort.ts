@@ -1,10 +1,38 @@
 import { type Kysely, sql } from 'kysely'
 import type { Schema } from '../db/index.js'
 import { prefectureName } from '../model/index.js'
-import type { ReleaseSpec, ReleaseTable } from './spec.js'
+
+/** Who is in a cohort: each list keeps the persons with at least one matching record in the period. */
+export interface CohortCriteria {
+  /** ICD-10 codes or prefixes (E11 covers E11.9). */
+  readonly conditions?: readonly string[]
+  /** ICD-10 codes or prefixes no record of the person may carry (E11.2 … for "without complications"). */
+  readonly without?: readonly string[]
+  /** HOT9 or レセプト電算 codes, or their prefixes. */
+  readonly drugs?: readonly string[]
+  /** JLAC10 codes or prefixes. */
+  readonly labs?: readonly string[]
+  readonly from?: string
+  readonly to?: string
+  readonly ages?: { readonly min: number; readonly max: number }
+  readonly sex?: readonly string[]
+  /** 医療機関コード of the institutions whose records count. */
+  readonly institutions?: readonly string[]
+}
+
+/** The tables a cohort's events are read from (a release's names). */
+export type EventTable =
+  | 'encounters'
+  | 'conditions'
+  | 'medications'
+  | 'labs'
+  | 'procedures'
+  | 'allergies'
+  | 'images'
+  | 'documents'
 
 /**
- * The cohort of a release, read from the pseudonymous store at person level: each linked patient
+ * The cohort of a release or a statistic, read from the pseudonymous store at person level: each linked patient
  * record (`clinical.patient_person`) counts for its person, so a person seen at three hospitals is
  * one row of the persons table and all their events follow them. Persons withheld after a refusal
  * (`clinical.withheld_person`) and patients not yet linked are never part of a cohort.
@@ -45,8 +73,7 @@ export function ageAt(birth: string, reference: string): number {
   return ry - by - (rm < bm || (rm === bm && rd < bd) ? 1 : 0)
 }
 
-export async function selectCohort(db: Db, spec: ReleaseSpec, today = new Date()): Promise<Cohort> {
-  const c = spec.cohort
+export async function selectCohort(db: Db, c: CohortCriteria, today = new Date()): Promise<Cohort> {
   const reference = c.to ?? today.toISOString().slice(0, 10)
   const institutions = c.institutions ?? null
   const { rows } = await sql<{
@@ -91,7 +118,7 @@ export async function selectCohort(db: Db, spec: ReleaseSpec, today = new Date()
   const candidates = persons.size
 
   // Each criterion keeps the persons with at least one matching record in the period.
-  const criteria: Array<{ table: string; test: ReturnType<typeof sql>; date: string }> = []
+  const criteria: Array<{ table: string; test: ReturnType<typeof sql>; date: string; exclude?: boolean }> = []
   if (c.conditions)
     criteria.push({
       table: 'clinical.condition',
@@ -110,15 +137,26 @@ export async function selectCohort(db: Db, spec: ReleaseSpec, today = new Date()
       test: sql`upper(jlac10) like any(${prefixes(c.labs)}::text[])`,
       date: 'date',
     })
+  // Without: a person with such a record at any time, at any institution, is left out.
+  if (c.without)
+    criteria.push({
+      table: 'clinical.condition',
+      test: sql`upper(replace(icd10, '.', '')) like any(${prefixes(c.without)}::text[])`,
+      date: 'coalesce(onset, recorded)',
+      exclude: true,
+    })
   for (const criterion of criteria) {
     const date = sql.raw(criterion.date)
+    const from = criterion.exclude ? null : (c.from ?? null)
+    const to = criterion.exclude ? null : (c.to ?? null)
     const { rows: matching } = await sql<{ patient_ref: number }>`
       select distinct patient_ref from ${sql.table(criterion.table)}
        where ${criterion.test}
-         and (${c.from ?? null}::date is null or ${date} >= ${c.from ?? null}::date)
-         and (${c.to ?? null}::date is null or ${date} <= ${c.to ?? null}::date)`.execute(db)
+         and (${from}::date is null or ${date} >= ${from}::date)
+         and (${to}::date is null or ${date} <= ${to}::date)`.execute(db)
     const refs = new Set(matching.map((m) => m.patient_ref))
-    for (const [id, person] of persons) if (!person.refs.some((r) => refs.has(r))) persons.delete(id)
+    for (const [id, person] of persons)
+      if (person.refs.some((r) => refs.has(r)) === Boolean(criterion.exclude)) persons.delete(id)
   }
   for (const [id, person] of persons) {
     if (c.sex && !(person.sex && (c.sex as string[]).includes(person.sex))) persons.delete(id)
@@ -139,7 +177,7 @@ export async function selectCohort(db: Db, spec: ReleaseSpec, today = new Date()
 
 /** Where each release table's variables come from in the clinical store. */
 const SOURCES: Record<
-  Exclude<ReleaseTable, 'persons'>,
+  EventTable,
   { readonly table: string; readonly date?: string; readonly columns: Readonly<Record<string, string>> }
 > = {
   encounters: {
@@ -207,7 +245,7 @@ export interface EventRow {
  */
 export async function readEvents(
   db: Db,
-  table: Exclude<ReleaseTable, 'persons'>,
+  table: EventTable,
   columns: readonly string[],
   refs: readonly number[],
   period: { from?: string; to?: string },
