@@ -169,6 +169,7 @@ const COMMAND_LOADERS: Readonly<Record<string, () => Promise<unknown>>> = {
   anonymize: () => import('./commands/anonymize.js'),
   audit: () => import('./commands/audit.js'),
   config: () => import('./commands/config.js'),
+  demo: () => import('./commands/demo.js'),
   dicom: () => import('./commands/dicom.js'),
   init: () => import('./commands/init.js'),
   institution: () => import('./commands/institution.js'),
@@ -191,6 +192,7 @@ const COMMAND_LOADERS: Readonly<Record<string, () => Promise<unknown>>> = {
 export const COMMAND_MODULES: Readonly<Record<string, string>> = {
   init: 'init',
   migrate: 'init',
+  demo: 'demo',
   serve: 'serve',
   process: 'jobs',
   jobs: 'jobs',
