@@ -36,7 +36,7 @@ import {
 import { type AuthContext, createAccount, setUpAccount, verifyPerson } from '../security/index.js'
 import { generateSyntheticData } from '../synth/index.js'
 import { initialize } from './initialize.js'
-import { openRuntime, type Runtime } from './runtime.js'
+import { openRuntime } from './runtime.js'
 import {
   authContext,
   coreIntakeContext,
@@ -208,7 +208,7 @@ export async function runDemo(config: Config, options: DemoOptions): Promise<Dem
   prepareDemoDir(options.out)
   const synthDir = join(options.out, 'synth')
 
-  const synth = await stage(
+  await stage(
     'synthesize',
     () =>
       generateSyntheticData({
@@ -272,7 +272,7 @@ export async function runDemo(config: Config, options: DemoOptions): Promise<Dem
       },
       (n) => `${n} refusals (提供停止) in the registry`,
     )
-    const submitted = await stage(
+    await stage(
       'submit',
       async () => {
         let files = 0
@@ -305,7 +305,6 @@ export async function runDemo(config: Config, options: DemoOptions): Promise<Dem
       },
       (n) => `${n} files from ${hospitals.length} hospitals, each with its receipt (受領記録)`,
     )
-    void submitted
     await stage(
       'ingest',
       async () => {
@@ -320,7 +319,7 @@ export async function runDemo(config: Config, options: DemoOptions): Promise<Dem
       },
       (n) => `${n} patient records in the pseudonymous store`,
     )
-    const linked = await stage(
+    await stage(
       'link',
       async () => {
         await enqueueJob(
@@ -343,7 +342,6 @@ export async function runDemo(config: Config, options: DemoOptions): Promise<Dem
       },
       (r) => `${r.records} patients → ${r.persons} persons (${r.links} links, ${r.review} pairs to review)`,
     )
-    void linked
 
     // Governance: one project per use, two reviewers each, a contract with the recipient's key.
     const authenticator = new Authenticator()
