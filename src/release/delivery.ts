@@ -218,6 +218,8 @@ export interface DeliveryContext {
   readonly actor: string
   /** Where encrypted packages wait for their download. */
   readonly deliveriesDir: string
+  /** The clock (tests move it; production leaves it unset). */
+  readonly now?: () => Date
 }
 
 export interface DeliveryView {
@@ -286,7 +288,7 @@ export async function createDelivery(
   const path = join(context.deliveriesDir, objectKey)
   writeFileSync(`${path}.tmp`, sealed, { mode: 0o600 })
   renameSync(`${path}.tmp`, path)
-  const expires = new Date(Date.now() + (input.hours ?? 72) * 3_600_000)
+  const expires = new Date((context.now?.() ?? new Date()).getTime() + (input.hours ?? 72) * 3_600_000)
   const row = await context.db
     .insertInto('governance.delivery')
     .values({
@@ -357,10 +359,20 @@ export async function takeDownload(
       .where('token_sha256', '=', digest)
       .forUpdate()
       .executeTakeFirst()
-    if (!row) return { refused: 'unknown' as const }
+    if (!row) {
+      // A guessed or mistyped link is audited too (the monitor sees a run of them).
+      await recordAuditEvent(trx, context.keyring, {
+        actor: context.actor,
+        action: 'delivery.download',
+        target: null,
+        outcome: 'denied',
+        detail: { client, reason: 'unknown' },
+      })
+      return { refused: 'unknown' as const }
+    }
     const why = row.revoked_at
       ? ('revoked' as const)
-      : row.expires_at <= new Date()
+      : row.expires_at <= (context.now?.() ?? new Date())
         ? ('expired' as const)
         : row.downloads >= row.max_downloads
           ? ('exhausted' as const)
