@@ -35,6 +35,13 @@ const EXPECTED: Readonly<Record<string, readonly Principal[]>> = {
   'GET /api/portal/v1/approvals': OFFICERS,
   'POST /api/portal/v1/approvals/{id}/approve': OFFICERS,
   'POST /api/portal/v1/approvals/{id}/cancel': OFFICERS,
+  'GET /api/portal/v1/projects': ['admin', 'reviewer', 'researcher'],
+  'POST /api/portal/v1/projects': ['admin', 'researcher'],
+  'GET /api/portal/v1/projects/{code}': ['admin', 'reviewer', 'researcher'],
+  'POST /api/portal/v1/projects/{code}/reviews': ['reviewer'],
+  'POST /api/portal/v1/projects/{code}/publication-checks': ['admin', 'reviewer', 'researcher'],
+  'GET /api/portal/v1/releases': ['admin', 'anonymization_engineer', 'reviewer'],
+  'GET /api/portal/v1/downloads/{token}': EVERYONE,
   'GET /api/core/v1/link/pairs': ['linkage_reviewer'],
   'GET /api/core/v1/link/pairs/{a}/{b}': ['linkage_reviewer'],
   'POST /api/core/v1/link/pairs/{a}/{b}/accept': ['linkage_reviewer'],
@@ -46,7 +53,12 @@ const DENIALS = ['auth.session', 'auth.forbidden', 'auth.csrf', 'auth.bad_api_ke
 
 /** A request that is well-formed enough to reach the handler when the caller is allowed. */
 function requestFor(method: string, path: string, submission: number) {
-  const url = path.replace('{id}', String(submission)).replace('{a}', '1').replace('{b}', '2')
+  const url = path
+    .replace('{id}', String(submission))
+    .replace('{a}', '1')
+    .replace('{b}', '2')
+    .replace('{code}', 'P-2026-0001')
+    .replace('{token}', 'not-a-delivery')
   if (path.endsWith('/files'))
     return {
       url: `${url}?path=ssmix2%2Fnote.txt`,

@@ -47,6 +47,7 @@ export {
   withdrawProject,
 } from './governance.js'
 export { canonicalJson, type Manifest, readManifest } from './package.js'
+export { checkPublication, findSmallCells, type PublicationCheck } from './publication.js'
 export { parseSpec, RELEASE_TABLES, type ReleaseSpec, readSpec, SPEC_SCHEMA } from './spec.js'
 export { buildStatistics, parseQuery, type StatisticsResult } from './statistics.js'
 export { type TraceResult, traceFile } from './trace.js'

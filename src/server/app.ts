@@ -21,6 +21,7 @@ import { authRoutes } from './routes/auth.js'
 import { gatewayRoutes } from './routes/gateway.js'
 import { healthRoutes } from './routes/health.js'
 import { linkageRoutes } from './routes/linkage.js'
+import { provisionRoutes } from './routes/provision.js'
 import { securityRoutes } from './routes/security.js'
 
 export interface BuildServerOptions {
@@ -114,6 +115,10 @@ export async function buildServer(
           name: 'gateway',
           description: 'Institutions submit data and read their receipts and holdings (API key)',
         },
+        {
+          name: 'provision',
+          description: 'Applications, reviews, publication checks, releases and downloads (portal)',
+        },
       ],
     },
   })
@@ -177,6 +182,7 @@ export async function buildServer(
   if (options.zone === undefined || options.zone === 'portal') {
     await app.register(authRoutes, { runtime, prefix: '/api/auth/v1' })
     await app.register(securityRoutes, { runtime, prefix: '/api/portal/v1' })
+    await app.register(provisionRoutes, { runtime, prefix: '/api/portal/v1' })
   }
   return app
 }

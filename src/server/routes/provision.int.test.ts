@@ -1,0 +1,166 @@
+import { generateSync } from 'otplib'
+import { beforeAll, expect, it } from 'vitest'
+import { describeEachDialect } from '../../../test/support/database.js'
+import { startTestServer, type TestServer } from '../../../test/support/server.js'
+import {
+  buildStatistics,
+  CONTRACT_SCHEMA,
+  createDelivery,
+  decryptPackage,
+  generateRecipientKeys,
+  parseQuery,
+  recipientKeyId,
+  signContract,
+} from '../../release/index.js'
+import { authContext, deliveryContext, releaseBuildContext } from '../../runtime/index.js'
+import { createAccount, setUpAccount, signIn } from '../../security/index.js'
+
+/**
+ * The portal's provision routes in-process: a researcher applies, two reviewers approve with their
+ * session and a fresh code, the researcher sees only their own projects, a publication check flags
+ * small cells, and a delivered package is downloaded by its link until the link is used up.
+ */
+const APPLICATION = {
+  title: '高血圧の研究',
+  organisation: '架空大学',
+  investigator: '研究 二郎',
+  purpose: 'research',
+  items: ['年齢', '病名'],
+  cohort: '高血圧',
+  period: { from: '2026-01-01', to: '2027-12-31' },
+  security: ['閉域の解析環境'],
+}
+
+describeEachDialect('provision routes', (t) => {
+  let server: TestServer
+  const sessions = new Map<string, { headers: Record<string, string>; secret: string }>()
+
+  beforeAll(async () => {
+    server = await startTestServer(t)
+    const context = authContext(server.runtime)
+    for (const [username, role] of [
+      ['rita', 'researcher'],
+      ['ryo', 'researcher'],
+      ['rev.a', 'reviewer'],
+      ['rev.b', 'reviewer'],
+    ] as const) {
+      const { code } = await createAccount(context, { username, roles: [role], actor: 'test' })
+      const { secret } = await setUpAccount(context, { username, code, password: 'provision-password-1' })
+      const { token, csrf } = await signIn(context, {
+        username,
+        password: 'provision-password-1',
+        code: generateSync({ secret }),
+        source: 'test',
+      })
+      sessions.set(username, {
+        headers: { cookie: `tokumei_session=${token}`, 'x-csrf-token': csrf },
+        secret,
+      })
+    }
+  })
+
+  const call = (user: string, method: 'GET' | 'POST', url: string, payload?: unknown) =>
+    server.app.inject({
+      method,
+      url,
+      headers: sessions.get(user)?.headers ?? {},
+      ...(payload ? { payload: payload as object } : {}),
+    })
+  it('applies, reviews with two reviewers, and shows a researcher only their own projects', async () => {
+    const applied = await call('rita', 'POST', '/api/portal/v1/projects', APPLICATION)
+    expect(applied.statusCode).toBe(201)
+    const code = applied.json().project.code as string
+    const bad = await call('rita', 'POST', '/api/portal/v1/projects', { ...APPLICATION, items: [] })
+    expect(bad.statusCode).toBe(400)
+    expect(bad.json().error.message).toContain('items')
+    expect((await call('ryo', 'GET', `/api/portal/v1/projects/${code}`)).statusCode).toBe(404)
+    expect((await call('ryo', 'GET', '/api/portal/v1/projects')).json().projects).toEqual([])
+    expect(
+      (await call('rita', 'GET', '/api/portal/v1/projects'))
+        .json()
+        .projects.map((p: { code: string }) => p.code),
+    ).toEqual([code])
+    const wrong = await call('rev.a', 'POST', `/api/portal/v1/projects/${code}/reviews`, {
+      decision: 'approve',
+      code: '000000',
+    })
+    expect(wrong.statusCode).toBe(401)
+    for (const reviewer of ['rev.a', 'rev.b']) {
+      const res = await call(
+        'rev.a' === reviewer ? 'rev.a' : 'rev.b',
+        'POST',
+        `/api/portal/v1/projects/${code}/reviews`,
+        {
+          decision: 'approve',
+          code: generateSync({
+            secret: sessions.get(reviewer)?.secret as string,
+            epoch: Math.floor(Date.now() / 1000) + 30,
+          }),
+        },
+      )
+      expect(res.statusCode, res.body).toBe(200)
+    }
+    expect((await call('rita', 'GET', `/api/portal/v1/projects/${code}`)).json().project.state).toBe(
+      'approved',
+    )
+  })
+
+  it('flags the cells of a table to be published that count fewer persons than the threshold', async () => {
+    const code = (await call('rita', 'GET', '/api/portal/v1/projects')).json().projects[0].code as string
+    const csv = '年齢階級,男,女,計\n40-49,12,3,15\n50-59,25,31,56\n計,37,34,71\n'
+    const res = await call('rita', 'POST', `/api/portal/v1/projects/${code}/publication-checks`, {
+      file: 'table1.csv',
+      csv,
+    })
+    expect(res.statusCode, res.body).toBe(200)
+    expect(res.json().check).toMatchObject({
+      passed: false,
+      cells: 9,
+      flagged: [{ row: 2, column: '女', value: 3 }],
+    })
+  })
+
+  it('serves a delivered package by its link, as many times as it allows', async () => {
+    const code = (await call('rita', 'GET', '/api/portal/v1/projects')).json().projects[0].code as string
+    const keys = generateRecipientKeys()
+    await signContract(
+      { db: t.db.kysely, keyring: t.keyring, actor: 'account:admin' },
+      code,
+      CONTRACT_SCHEMA.parse({
+        recipients: [{ name: '研究 二郎', organisation: '架空大学', publicKey: keys.publicKeyPem }],
+        purposes: ['高血圧の研究'],
+        sharing: '研究室内',
+        starts: '2026-01-01',
+        ends: '2099-12-31',
+        destroyBy: '2100-01-31',
+      }),
+      recipientKeyId,
+    )
+    // A statistics package (the store is empty: one cell, 0 persons) stands for any release.
+    const stats = await buildStatistics(
+      await releaseBuildContext(server.runtime),
+      parseQuery({ project: code, dimensions: ['sex'] }, 'q'),
+    )
+    const delivery = await createDelivery(deliveryContext(server.runtime), {
+      release: stats.id,
+      recipient: '研究 二郎',
+      downloads: 1,
+    })
+    const first = await server.app.inject({
+      method: 'GET',
+      url: `/api/portal/v1/downloads/${delivery.token}`,
+    })
+    expect(first.statusCode).toBe(200)
+    expect(first.headers['content-type']).toBe('application/octet-stream')
+    expect(decryptPackage(first.rawPayload, keys.privateKeyPem).release).toBe(stats.id)
+    const second = await server.app.inject({
+      method: 'GET',
+      url: `/api/portal/v1/downloads/${delivery.token}`,
+    })
+    expect(second.statusCode).toBe(403)
+    expect(second.json().error.code).toBe('delivery.exhausted')
+    const releases = await call('rev.a', 'GET', '/api/portal/v1/releases')
+    expect(releases.json().releases.map((r: { id: string }) => r.id)).toContain(stats.id)
+    expect(server.logs()).not.toContain(delivery.token as string)
+  })
+})
