@@ -157,6 +157,17 @@ async function lockProject(trx: Transaction<Schema>, code: string) {
   return row
 }
 
+async function lockContract(trx: Transaction<Schema>, code: string) {
+  const row = await trx
+    .selectFrom('governance.contract')
+    .selectAll()
+    .where('code', '=', code)
+    .forUpdate()
+    .executeTakeFirst()
+  if (!row) throw notFound('contract', code)
+  return row
+}
+
 /**
  * An amendment (変更申請): the new text replaces the old one, which is kept; the new version needs its
  * own approvals, so the project returns to `submitted` (an active contract stays, but no release is
@@ -392,13 +403,7 @@ export async function signContract(
 /** The end of a contract (期間満了): nothing more is provided; the recipient must destroy what they hold. */
 export async function endContract(context: GovernanceContext, code: string): Promise<ContractView> {
   await context.db.transaction().execute(async (trx) => {
-    const row = await trx
-      .selectFrom('governance.contract')
-      .selectAll()
-      .where('code', '=', code)
-      .forUpdate()
-      .executeTakeFirst()
-    if (!row) throw notFound('contract', code)
+    const row = await lockContract(trx, code)
     if (row.state !== 'active')
       throw conflict(`Contract ${code} is ${row.state} already.`, 'contract.not_active')
     await trx
@@ -434,13 +439,7 @@ export async function certifyDestruction(
   statement: Destruction,
 ): Promise<{ certificate: Record<string, unknown>; signature: string; keyId: string }> {
   return context.db.transaction().execute(async (trx) => {
-    const row = await trx
-      .selectFrom('governance.contract')
-      .selectAll()
-      .where('code', '=', code)
-      .forUpdate()
-      .executeTakeFirst()
-    if (!row) throw notFound('contract', code)
+    const row = await lockContract(trx, code)
     if (row.state === 'active' || row.state === 'destroyed')
       throw conflict(
         row.state === 'active'

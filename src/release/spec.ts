@@ -5,13 +5,12 @@ import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { checkDocument, type Policy, parsePolicy } from '../anonymize/index.js'
 import { TokumeiError } from '../model/index.js'
+import { COHORT_SCHEMA } from '../stats/index.js'
 
 /**
  * A release spec (提供仕様): the approved project it serves, the cohort, the tables and variables,
  * the policy and the formats. A YAML file; `docs/provision.md` describes every field.
  */
-const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date is YYYY-MM-DD')
-const codes = z.array(z.string().trim().min(1)).min(1)
 
 /** The tables a release can hold and the variables of each (the first is always the person). */
 export const RELEASE_TABLES = {
@@ -32,27 +31,7 @@ const tableNames = Object.keys(RELEASE_TABLES) as [ReleaseTable, ...ReleaseTable
 export const SPEC_SCHEMA = z.strictObject({
   project: z.string().trim().min(1),
   title: z.string().default(''),
-  cohort: z
-    .strictObject({
-      conditions: codes.optional().describe('ICD-10 codes or prefixes (E11 covers E11.9)'),
-      without: codes.optional().describe('ICD-10 codes or prefixes that leave a person out'),
-      drugs: codes.optional().describe('HOT9 or レセプト電算 codes, or their prefixes'),
-      labs: codes.optional().describe('JLAC10 codes or prefixes'),
-      from: isoDate.optional(),
-      to: isoDate.optional(),
-      ages: z
-        .strictObject({
-          min: z.number().int().min(0).default(0),
-          max: z.number().int().max(130).default(130),
-        })
-        .optional(),
-      sex: z
-        .array(z.enum(['M', 'F', 'O', 'U']))
-        .min(1)
-        .optional(),
-      institutions: codes.optional().describe('医療機関コード of the institutions whose records count'),
-    })
-    .default({}),
+  cohort: COHORT_SCHEMA.default({}),
   tables: z
     .union([
       z.array(z.enum(tableNames)).min(1),

@@ -13,6 +13,7 @@ export {
 } from './compute.js'
 export { type CellBounds, type Disclosure, feasibleBounds, protectTable } from './disclosure.js'
 export {
+  COHORT_SCHEMA,
   DIMENSIONS,
   type Dimension,
   QUERY_SCHEMA,

@@ -19,6 +19,27 @@ export const DIMENSIONS = [
 ] as const
 export type Dimension = (typeof DIMENSIONS)[number]
 
+/** Who is counted (statistics) or released (a release spec's cohort): see clinical's CohortCriteria. */
+export const COHORT_SCHEMA = z.strictObject({
+  conditions: codes.optional().describe('ICD-10 codes or prefixes (E11 covers E11.9)'),
+  without: codes.optional().describe('ICD-10 codes or prefixes that leave a person out'),
+  drugs: codes.optional().describe('HOT9 or レセプト電算 codes, or their prefixes'),
+  labs: codes.optional().describe('JLAC10 codes or prefixes'),
+  from: isoDate.optional(),
+  to: isoDate.optional(),
+  ages: z
+    .strictObject({
+      min: z.number().int().min(0).default(0),
+      max: z.number().int().max(130).default(130),
+    })
+    .optional(),
+  sex: z
+    .array(z.enum(['M', 'F', 'O', 'U']))
+    .min(1)
+    .optional(),
+  institutions: codes.optional().describe('医療機関コード of the institutions whose records count'),
+})
+
 export const QUERY_SCHEMA = z.strictObject({
   project: z.string().trim().min(1),
   title: z.string().default(''),
@@ -41,27 +62,7 @@ export const QUERY_SCHEMA = z.strictObject({
     .min(1)
     .max(4, 'a table has at most 4 dimensions')
     .refine((d) => new Set(d).size === d.length, 'a dimension is named twice'),
-  filters: z
-    .strictObject({
-      conditions: codes.optional(),
-      without: codes.optional(),
-      drugs: codes.optional(),
-      labs: codes.optional(),
-      from: isoDate.optional(),
-      to: isoDate.optional(),
-      ages: z
-        .strictObject({
-          min: z.number().int().min(0).default(0),
-          max: z.number().int().max(130).default(130),
-        })
-        .optional(),
-      sex: z
-        .array(z.enum(['M', 'F', 'O', 'U']))
-        .min(1)
-        .optional(),
-      institutions: codes.optional(),
-    })
-    .default({}),
+  filters: COHORT_SCHEMA.default({}),
   /** Cells counting 1 … threshold − 1 persons are suppressed (0 is shown). */
   threshold: z.number().int().min(2).max(100).default(10),
   /** Published counts rounded to a multiple of this (after suppression). */
