@@ -24,11 +24,15 @@ import { type DemoReport, runDemo } from '../src/runtime/demo.js'
 import {
   coreIntakeContext,
   deliveryContext,
+  monitorContext,
   openRuntime,
   type Runtime,
   releaseBuildContext,
+  runJobNow,
 } from '../src/runtime/index.js'
+import { runMonitorOnce } from '../src/security/index.js'
 import { filesBelow, scanForCanaries, scannedCanaries } from './support/canary.js'
+import { runCli } from './support/cli.js'
 import { createServerDatabase, dialects } from './support/database.js'
 import { readDicom } from './support/dicom.js'
 import { SHARED_DATA } from './support/files.js'
@@ -51,6 +55,7 @@ for (const dialect of dialects()) {
   describe(`[${dialect}] provision end to end`, () => {
     let dir: string
     let config: Config
+    let env: Record<string, string>
     let report: DemoReport
     let runtime: Runtime
     let drop: (() => Promise<void>) | undefined
@@ -71,7 +76,7 @@ for (const dialect of dialects()) {
 
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), 'tk-provision-'))
-      const env: Record<string, string> = { TOKUMEI_DATA_DIR: join(dir, 'demo', 'data') }
+      env = { TOKUMEI_DATA_DIR: join(dir, 'demo', 'data') }
       if (dialect === 'postgres') {
         const server = await createServerDatabase()
         drop = server.drop
@@ -447,6 +452,81 @@ for (const dialect of dialects()) {
         .where('action', '=', 'stats.refused')
         .execute()
       expect(audit.length).toBeGreaterThan(0)
+    })
+
+    it('builds from a spec file with `tokumei release build`, or queues the build with --queue', async () => {
+      const project = JSON.parse(readFileSync(join(release('3').dir, 'manifest.json'), 'utf8'))
+        .project as string
+      const specFile = join(dir, 'cli-spec.yaml')
+      writeFileSync(
+        specFile,
+        `project: ${project}\ncohort: { conditions: [E11] }\ntables: { persons: [age, sex], medications: [date, hot9] }\n`,
+      )
+      const badFile = join(dir, 'cli-bad-spec.yaml')
+      writeFileSync(badFile, `project: ${project}\ntables: { persons: [age], vitals: all }\n`)
+      // One process at a time on the embedded store: the test's runtime steps aside for the command.
+      await runtime.close()
+      let job: number
+      try {
+        const run = (...args: string[]) => runCli(args, { env, cwd: dir })
+        const built = await run('release', 'build', '--spec', specFile, '--json')
+        expect(built.code, built.stderr).toBe(0)
+        const result = JSON.parse(built.stdout) as { id: string; dir: string; persons: number }
+        expect(result.dir).toBe(join(config.dataDir, 'releases', result.id))
+        expect(result.persons).toBeGreaterThan(0)
+        expect((await run('release', 'verify', result.dir, '--json')).code).toBe(0)
+        const queued = await run('release', 'build', '--spec', specFile, '--queue', '--json')
+        expect(queued.code, queued.stderr).toBe(0)
+        job = (JSON.parse(queued.stdout) as { job: number }).job
+        const bad = await run('release', 'build', '--spec', badFile)
+        expect(bad.code).not.toBe(0)
+        expect(bad.stderr).toContain(badFile)
+        expect(bad.stderr).toContain('tables')
+      } finally {
+        runtime = await openRuntime(config, { actor: 'os:tester@core' })
+      }
+      const row = await runtime.db.kysely
+        .selectFrom('jobs.job')
+        .select(['kind', 'status'])
+        .where('id', '=', job)
+        .executeTakeFirstOrThrow()
+      expect(row).toEqual({ kind: 'release.build', status: 'queued' })
+    })
+
+    it('reads the vault (to scrub documents) only inside release build jobs, and alerts on a read outside one', async () => {
+      const project = JSON.parse(readFileSync(join(release('2').dir, 'manifest.json'), 'utf8'))
+        .project as string
+      const { id, result } = await runJobNow(runtime, {
+        kind: 'release.build',
+        payload: { spec: `project: ${project}\ntables: { persons: [age, sex], documents: all }\n` },
+      })
+      const built = result as { tables: Array<{ name: string; rows: number }> }
+      expect(built.tables.find((t) => t.name === 'documents')?.rows).toBeGreaterThan(0)
+      const readsOf = async () =>
+        (
+          await runtime.db.kysely
+            .selectFrom('audit.event')
+            .select('detail')
+            .where('action', '=', 'identity.read')
+            .where('target', '=', 'release.build')
+            .execute()
+        ).map((e) => e.detail as { job: number | null; kind: string | null; patients: number })
+      const reads = await readsOf()
+      expect(reads.length).toBeGreaterThan(0)
+      for (const read of reads) expect(read).toMatchObject({ job: id, kind: 'release.build' })
+      expect(reads.reduce((n, r) => n + r.patients, 0)).toBeGreaterThan(0)
+      const hits = await runMonitorOnce(monitorContext(runtime))
+      expect(hits.filter((h) => h.rule === 'vault-read-outside-job')).toEqual([])
+
+      // The same read outside a job is audited all the same, and is an alert.
+      const { rows } = await sql<{ patient_ref: number }>`
+        select patient_ref from clinical.document limit 1`.execute(runtime.db.kysely)
+      await (await releaseBuildContext(runtime)).patientContexts?.([Number(rows[0]?.patient_ref)])
+      expect((await readsOf()).at(-1)).toMatchObject({ job: null, kind: null, patients: 1 })
+      const outside = await runMonitorOnce(monitorContext(runtime))
+      expect(outside.filter((h) => h.rule === 'vault-read-outside-job').map((h) => h.subject)).toEqual([
+        'os:tester@core',
+      ])
     })
   })
 }

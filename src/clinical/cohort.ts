@@ -66,8 +66,12 @@ const CHUNK = 20_000
 
 const prefixes = (values: readonly string[]) => values.map((v) => `${v.replace('.', '').toUpperCase()}%`)
 
-/** Full years between a birth date and the reference day. */
-export function ageAt(birth: string, reference: string): number {
+/**
+ * Full years between a birth date and the reference day; none for a person born after it (a record
+ * kept after the cohort's period ends, or a wrong birth date), whose age is unknown on that day.
+ */
+export function ageAt(birth: string, reference: string): number | undefined {
+  if (birth > reference) return undefined
   const [by, bm, bd] = birth.split('-').map(Number) as [number, number, number]
   const [ry, rm, rd] = reference.split('-').map(Number) as [number, number, number]
   return ry - by - (rm < bm || (rm === bm && rd < bd) ? 1 : 0)

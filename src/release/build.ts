@@ -250,9 +250,7 @@ async function build(
     String(p.personId),
     ...personsSpec.columns.map((c) =>
       c === 'age'
-        ? p.birthDate
-          ? String(ageAt(p.birthDate, cohort.reference))
-          : ''
+        ? String((p.birthDate && ageAt(p.birthDate, cohort.reference)) ?? '')
         : c === 'sex'
           ? (p.sex ?? '')
           : (p.area ?? ''),

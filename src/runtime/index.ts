@@ -17,4 +17,5 @@ export {
   monitorContext,
   receiveContext,
   releaseBuildContext,
+  runJobNow,
 } from './workers.js'

@@ -32,11 +32,14 @@ export function coreIntakeContext(runtime: Runtime, job?: { id: number; kind: st
 
 /**
  * What a release build needs: the clinical objects, and — handed over from identity, which the
- * release module never imports — the patients' own identifiers to scrub their documents with.
+ * release module never imports — the patients' own identifiers to scrub their documents with. That
+ * is a read of the identity vault: it is audited (`identity.read`, with the job it belongs to), and
+ * the monitor accepts it only inside a `release.build` job.
  */
 export async function releaseBuildContext(
   runtime: Runtime,
   onProgress?: BuildContext['onProgress'],
+  job?: { id: number; kind: string },
 ): Promise<BuildContext> {
   const objects = new ObjectStore(join(runtime.config.dataDir, 'objects'), runtime.keyring)
   const institutions = await runtime.db.kysely.selectFrom('governance.institution').select('name').execute()
@@ -46,7 +49,20 @@ export async function releaseBuildContext(
     actor: runtime.actor,
     releasesDir: join(runtime.config.dataDir, 'releases'),
     readObject: (key) => objects.get(key),
-    patientContexts: (refs) => ownIdentifiers(runtime.db.kysely, runtime.keyring, refs),
+    patientContexts: async (refs) => {
+      const identifiers = await ownIdentifiers(runtime.db.kysely, runtime.keyring, refs)
+      await runtime.audit({
+        action: 'identity.read',
+        target: 'release.build',
+        detail: {
+          patients: identifiers.size,
+          purpose: 'document scrubbing',
+          job: job?.id ?? null,
+          kind: job?.kind ?? null,
+        },
+      })
+      return identifiers
+    },
     institutionNames: institutions.map((i) => i.name),
     onProgress,
   }
@@ -169,6 +185,58 @@ export function builtinHandlers(runtime: Runtime): Map<string, JobHandler> {
       },
     ],
     [
+      // A release build from a spec (YAML or JSON text); policies named in it resolve against `dir`.
+      'release.build',
+      async (job, context) => {
+        const { buildRelease, parseSpec } = await import('../release/index.js')
+        if (typeof job.payload.spec !== 'string')
+          throw new TokumeiError('release.build needs payload {"spec": "<the spec as YAML or JSON>"}.', {
+            code: 'jobs.bad_payload',
+            kind: 'invalid',
+          })
+        const dir = typeof job.payload.dir === 'string' ? job.payload.dir : runtime.config.dataDir
+        const spec = parseSpec(job.payload.spec, `the spec of job ${job.id}`, dir)
+        // cohort, persons, one stage per further table (images and documents have a second), write.
+        const total =
+          2 +
+          spec.selected.length +
+          spec.selected.filter((t) => t.table === 'images' || t.table === 'documents').length
+        let started = 0
+        const built = await buildRelease(
+          await releaseBuildContext(
+            runtime,
+            (_stage, message) => {
+              if (message === 'started') context.progress(Math.min(++started, total) - 1, total, 'stage(s)')
+              void context.extendLease()
+            },
+            job,
+          ),
+          spec,
+        )
+        context.progress(total, total, 'stage(s)')
+        return {
+          id: built.id,
+          dir: built.dir,
+          project: spec.project,
+          persons: built.persons,
+          tables: built.tables,
+          stages: built.stages,
+          k: built.manifest.privacy?.k ?? null,
+          verified: built.verification.ok,
+        }
+      },
+    ],
+    [
+      // A statistical table with disclosure control, as a signed package.
+      'stats.query',
+      async (job) => {
+        const { buildStatistics, parseQuery } = await import('../release/index.js')
+        const query = parseQuery(job.payload.query, `the query of job ${job.id}`)
+        const result = await buildStatistics(await releaseBuildContext(runtime, undefined, job), query)
+        return { ...result, project: query.project }
+      },
+    ],
+    [
       'audit.checkpoint',
       async () => {
         const checkpoint = await writeCheckpoint(runtime.db.kysely, runtime.keyring)
@@ -275,4 +343,30 @@ export function createWorker(runtime: Runtime, events?: WorkerEvents): Worker {
       onLoopError: events?.onLoopError,
     },
   })
+}
+
+/**
+ * Queues one job and runs the queue here until it is empty (a command on the core host, as
+ * `tokumei link` does): the work runs as a job, so what it reads of the vault is read inside one.
+ * Returns the job's result; a failed job is its error again (code and message as the job stored them).
+ */
+export async function runJobNow(
+  runtime: Runtime,
+  job: { readonly kind: string; readonly payload: Record<string, unknown> },
+  events?: WorkerEvents,
+): Promise<{ id: number; result: Record<string, unknown> }> {
+  const { id } = await enqueueJob(runtime.db.kysely, job, { maxAttempts: 1 })
+  await createWorker(runtime, events).run({ untilIdle: true })
+  const row = await runtime.db.kysely
+    .selectFrom('jobs.job')
+    .select(['status', 'last_error', 'result'])
+    .where('id', '=', id)
+    .executeTakeFirstOrThrow()
+  if (row.status === 'done') return { id, result: (row.result ?? {}) as Record<string, unknown> }
+  const stored = /^([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+): ([\s\S]*)$/.exec(row.last_error ?? '')
+  if (stored) throw new TokumeiError(stored[2] as string, { code: stored[1] as string, kind: 'invalid' })
+  throw new TokumeiError(
+    `Job ${id} (${job.kind}) did not finish (${row.status}${row.last_error ? `: ${row.last_error}` : ''}); see \`tokumei jobs status\`.`,
+    { code: 'jobs.failed', kind: 'internal' },
+  )
 }

@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { TokumeiError } from '../../model/index.js'
 import type { Define } from '../main.js'
@@ -26,30 +26,56 @@ export function registerReleaseCommands(program: Command, define: Define): void 
       'build a release package from a spec (a core job): cohort → anonymize → verify → package → sign',
     )
     .requiredOption('--spec <file>', 'the release spec (YAML; see docs/provision.md)')
+    .option('--queue', 'only queue the build for the core workers (`tokumei serve` or `tokumei process`)')
     .action(
       define(async ({ withRuntime, out }, options) => {
-        const { readSpec, buildRelease } = await import('../../release/index.js')
-        const spec = readSpec(String(options.spec))
+        const { readSpec } = await import('../../release/index.js')
+        const file = resolve(String(options.spec))
+        // Checked here first, so that a wrong spec is an error now and not a failed job later.
+        const spec = readSpec(file)
+        const payload = { spec: readFileSync(file, 'utf8'), dir: dirname(file) }
         return withRuntime(async (runtime) => {
-          const { releaseBuildContext } = await import('../../runtime/index.js')
-          const result = await buildRelease(
-            await releaseBuildContext(runtime, (stage, message) => out.progress(`${stage}: ${message}`)),
-            spec,
+          if (options.queue) {
+            const { enqueueJob } = await import('../../jobs/index.js')
+            const { id } = await enqueueJob(
+              runtime.db.kysely,
+              { kind: 'release.build', payload },
+              { maxAttempts: 1 },
+            )
+            out.result({ job: id }, `Release build for ${spec.project} queued as job ${id}.`)
+            return 0
+          }
+          const { runJobNow } = await import('../../runtime/index.js')
+          const { result } = await runJobNow(
+            runtime,
+            { kind: 'release.build', payload },
+            {
+              onJobProgress: (job, done, total) =>
+                job.kind === 'release.build' && out.progress(`release build: stage ${done + 1} of ${total}`),
+            },
           )
+          const built = result as {
+            id: string
+            dir: string
+            persons: number
+            tables: Array<{ name: string; rows: number }>
+            stages: Array<{ stage: string; milliseconds: number }>
+            k: number | null
+          }
           out.result(
             {
-              id: result.id,
-              dir: result.dir,
-              persons: result.persons,
-              tables: result.tables,
-              stages: result.stages,
-              k: result.manifest.privacy?.k,
+              id: built.id,
+              dir: built.dir,
+              persons: built.persons,
+              tables: built.tables,
+              stages: built.stages,
+              k: built.k,
             },
             [
-              `Release ${result.id} built for ${spec.project}: ${result.persons} persons, in ${result.dir}`,
-              ...result.tables.map((t) => `  ${t.name.padEnd(12)} ${String(t.rows).padStart(9)} rows`),
-              `Stages: ${result.stages.map((s) => `${s.stage} ${s.milliseconds} ms`).join(', ')}`,
-              `Signed (manifest.json); check it with \`tokumei release verify ${result.dir}\`.`,
+              `Release ${built.id} built for ${spec.project}: ${built.persons} persons, in ${built.dir}`,
+              ...built.tables.map((t) => `  ${t.name.padEnd(12)} ${String(t.rows).padStart(9)} rows`),
+              `Stages: ${built.stages.map((s) => `${s.stage} ${s.milliseconds} ms`).join(', ')}`,
+              `Signed (manifest.json); check it with \`tokumei release verify ${built.dir}\`.`,
             ],
           )
           return 0

@@ -52,7 +52,12 @@ export interface Hit {
 const FAILED_SIGN_INS = ['auth.login', 'auth.verify', 'gateway.auth']
 
 /** Job kinds whose work reads the identity vault; a read by anything else is an alert. */
-export const VAULT_READING_JOBS: readonly string[] = ['intake.process', 'intake.release-held', 'link.run']
+export const VAULT_READING_JOBS: readonly string[] = [
+  'intake.process',
+  'intake.release-held',
+  'link.run',
+  'release.build',
+]
 
 /** What blocking an audit actor stops: the account, the API key, or the core-host operator. */
 export function blockSubject(actor: string): string | undefined {

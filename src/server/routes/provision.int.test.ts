@@ -12,7 +12,7 @@ import {
   recipientKeyId,
   signContract,
 } from '../../release/index.js'
-import { authContext, deliveryContext, releaseBuildContext } from '../../runtime/index.js'
+import { authContext, createWorker, deliveryContext, releaseBuildContext } from '../../runtime/index.js'
 import { createAccount, setUpAccount, signIn } from '../../security/index.js'
 
 /**
@@ -43,6 +43,7 @@ describeEachDialect('provision routes', (t) => {
       ['ryo', 'researcher'],
       ['rev.a', 'reviewer'],
       ['rev.b', 'reviewer'],
+      ['eng', 'anonymization_engineer'],
     ] as const) {
       const { code } = await createAccount(context, { username, roles: [role], actor: 'test' })
       const { secret } = await setUpAccount(context, { username, code, password: 'provision-password-1' })
@@ -162,5 +163,45 @@ describeEachDialect('provision routes', (t) => {
     const releases = await call('rev.a', 'GET', '/api/portal/v1/releases')
     expect(releases.json().releases.map((r: { id: string }) => r.id)).toContain(stats.id)
     expect(server.logs()).not.toContain(delivery.token as string)
+  })
+  it('queues release builds and statistical queries for the core, and shows how their jobs ended', async () => {
+    const code = (await call('rita', 'GET', '/api/portal/v1/projects')).json().projects[0].code as string
+    const releases = `/api/portal/v1/projects/${code}/releases`
+    const statistics = `/api/portal/v1/projects/${code}/statistics`
+    expect((await call('rita', 'POST', statistics, { query: { dimensions: ['sex'] } })).statusCode).toBe(403)
+    const withPolicy = await call('eng', 'POST', releases, {
+      spec: { tables: ['persons'], policy: 'p.yaml' },
+    })
+    expect(withPolicy.statusCode).toBe(400)
+    expect(withPolicy.json().error.message).toContain('cannot name a policy file')
+    const wrong = await call('eng', 'POST', releases, { spec: { tables: { persons: ['height'] } } })
+    expect(wrong.statusCode).toBe(400)
+    expect(wrong.json().error.message).toContain('persons has no variable height')
+    const unknown = await call('eng', 'POST', '/api/portal/v1/projects/P-2026-9999/releases', {
+      spec: { tables: ['persons'] },
+    })
+    expect(unknown.statusCode).toBe(404)
+
+    const build = await call('eng', 'POST', releases, { spec: { tables: { persons: ['age', 'sex'] } } })
+    expect(build.statusCode, build.body).toBe(202)
+    const query = await call('eng', 'POST', statistics, { query: { dimensions: ['sex'] } })
+    expect(query.statusCode, query.body).toBe(202)
+    const queued = (await call('eng', 'GET', `/api/portal/v1/jobs/${build.json().job}`)).json().job
+    expect(queued).toMatchObject({ kind: 'release.build', status: 'queued', result: null })
+
+    await createWorker(server.runtime).run({ untilIdle: true })
+    // The store is empty: the build fails with its reason, the statistic is one cell of 0 persons.
+    const failed = (await call('eng', 'GET', `/api/portal/v1/jobs/${build.json().job}`)).json().job
+    expect(failed).toMatchObject({ kind: 'release.build', status: 'failed' })
+    expect(failed.error).toContain('release.empty_cohort')
+    const done = (await call('rev.a', 'GET', `/api/portal/v1/jobs/${query.json().job}`)).json().job
+    expect(done).toMatchObject({ kind: 'stats.query', status: 'done', result: { project: code, cohort: 0 } })
+    const listed = (await call('rev.a', 'GET', '/api/portal/v1/releases')).json().releases
+    expect(listed.find((r: { id: string }) => r.id === done.result.id)).toMatchObject({
+      kind: 'statistics',
+      state: 'built',
+    })
+    expect((await call('eng', 'GET', '/api/portal/v1/jobs/999999')).statusCode).toBe(404)
+    expect((await call('rita', 'GET', `/api/portal/v1/jobs/${query.json().job}`)).statusCode).toBe(403)
   })
 })

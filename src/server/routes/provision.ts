@@ -1,15 +1,19 @@
 import { createReadStream } from 'node:fs'
 import type { FastifyPluginAsync } from 'fastify'
 import { checkDocument } from '../../anonymize/index.js'
+import { enqueueJob } from '../../jobs/index.js'
 import { TokumeiError } from '../../model/index.js'
 import {
   APPLICATION_SCHEMA,
+  activeContract,
   applyForProject,
   checkPublication,
   findProject,
   type GovernanceContext,
   listProjects,
   type ProjectView,
+  parseQuery,
+  parseSpec,
   reviewProject,
   takeDownload,
 } from '../../release/index.js'
@@ -26,6 +30,9 @@ const STAFF_VIEW = ['admin', 'reviewer', 'researcher'] as const
 const APPLICANTS = { roles: ['researcher', 'admin'] } as const
 const REVIEWERS = { roles: ['reviewer'] } as const
 const RELEASE_VIEW = { roles: ['admin', 'anonymization_engineer', 'reviewer'] } as const
+const BUILDERS = { roles: ['admin', 'anonymization_engineer'] } as const
+/** The jobs the portal queues for the core, and so may show. */
+const PORTAL_JOBS = ['release.build', 'stats.query'] as const
 
 const codeParams = {
   type: 'object',
@@ -55,6 +62,14 @@ const publicationBody = {
     threshold: { type: 'integer', minimum: 2, maximum: 100 },
   },
 } as const
+
+const objectBody = (name: string, summary: string) =>
+  ({
+    type: 'object',
+    required: [name],
+    additionalProperties: false,
+    properties: { [name]: { type: 'object', description: summary } },
+  }) as const
 
 /** A researcher sees the projects they applied for; reviewers and administrators see all. */
 const visibleTo = (session: Session, project: ProjectView) =>
@@ -174,6 +189,115 @@ export const provisionRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (
           { db: runtime.db.kysely, keyring: runtime.keyring, actor: `account:${session.account.username}` },
           { project: code, file: body.file, text: body.csv, threshold: body.threshold },
         ),
+      }
+    },
+  )
+
+  /** Queues a job for the core once the project's contract is found active; audited as requested. */
+  const queue = async (
+    session: Session,
+    code: string,
+    kind: (typeof PORTAL_JOBS)[number],
+    payload: Record<string, unknown>,
+  ): Promise<number> => {
+    await activeContract(runtime.db.kysely, code)
+    const job = await enqueueJob(runtime.db.kysely, { kind, payload }, { maxAttempts: 1 })
+    await runtime.audit({
+      actor: `account:${session.account.username}`,
+      action: `${kind.split('.')[0]}.requested`,
+      target: `job:${job.id}`,
+      detail: { project: code },
+    })
+    return job.id
+  }
+
+  app.post(
+    '/projects/:code/releases',
+    {
+      config: { access: BUILDERS },
+      schema: {
+        tags: ['provision'],
+        summary:
+          'Queue a release build for the core (a spec as docs/provision.md describes, without project)',
+        params: codeParams,
+        body: objectBody('spec', 'the release spec; its policy is the default unless the core names one'),
+      },
+    },
+    async (request, reply) => {
+      const session = request.session as Session
+      const { code } = request.params as { code: string }
+      const body = request.body as { spec: Record<string, unknown> }
+      if ('policy' in body.spec)
+        throw new TokumeiError(
+          'A spec sent to the portal cannot name a policy file (files are on the core host): leave policy out for the default, or build on the core with `tokumei release build --spec FILE`.',
+          { code: 'release.bad_spec', kind: 'invalid' },
+        )
+      const text = JSON.stringify({ ...body.spec, project: code })
+      // Checked here, so that a wrong spec or a missing contract is an answer now, not a failed job.
+      parseSpec(text, 'the spec')
+      return reply.status(202).send({ job: await queue(session, code, 'release.build', { spec: text }) })
+    },
+  )
+
+  app.post(
+    '/projects/:code/statistics',
+    {
+      config: { access: BUILDERS },
+      schema: {
+        tags: ['provision'],
+        summary: 'Queue a statistical query for the core (docs/provision.md; without project)',
+        params: codeParams,
+        body: objectBody('query', 'the query: dimensions, measure, cohort, threshold, rounding'),
+      },
+    },
+    async (request, reply) => {
+      const session = request.session as Session
+      const { code } = request.params as { code: string }
+      const query = { ...(request.body as { query: Record<string, unknown> }).query, project: code }
+      parseQuery(query, 'the query')
+      return reply.status(202).send({ job: await queue(session, code, 'stats.query', { query }) })
+    },
+  )
+
+  app.get(
+    '/jobs/:id',
+    {
+      config: { access: RELEASE_VIEW },
+      schema: {
+        tags: ['provision'],
+        summary: 'A queued release build or statistical query: its state, and its result when done',
+        params: {
+          type: 'object',
+          required: ['id'],
+          additionalProperties: false,
+          properties: { id: { type: 'integer', minimum: 1 } },
+        },
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: number }
+      const job = await runtime.db.kysely
+        .selectFrom('jobs.job')
+        .select(['id', 'kind', 'status', 'created_at', 'started_at', 'finished_at', 'last_error', 'result'])
+        .where('id', '=', id)
+        .where('kind', 'in', [...PORTAL_JOBS])
+        .executeTakeFirst()
+      if (!job)
+        throw new TokumeiError(`There is no release build or statistical query job ${id}.`, {
+          code: 'jobs.not_found',
+          kind: 'not_found',
+        })
+      return {
+        job: {
+          id: job.id,
+          kind: job.kind,
+          status: job.status,
+          created: job.created_at,
+          started: job.started_at,
+          finished: job.finished_at,
+          error: job.last_error,
+          result: job.result,
+        },
       }
     },
   )
