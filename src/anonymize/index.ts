@@ -33,6 +33,7 @@ export { METRICS, type MetricName } from './search/metric.js'
 export { type SearchInput, type SearchResult, searchOptimal } from './search/search.js'
 export { encodeColumn, Table, tableFromRows, tableToRows } from './table.js'
 export { evaluateScrub, type ScrubEvaluation } from './text/evaluate.js'
+export { PARALLEL_FROM_TEXTS, type Scrubbed, type ScrubItem, scrubMany } from './text/parallel.js'
 export {
   findSpans,
   findSpansWith,

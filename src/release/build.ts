@@ -12,7 +12,9 @@ import {
   type PatientContext,
   pseudonym,
   replacementUid,
-  scrubTextWith,
+  type Scrubbed,
+  type ScrubItem,
+  scrubMany,
   shiftDate,
   tableFromRows,
   tableToRows,
@@ -538,10 +540,9 @@ async function writeDocuments(
   events: readonly EventRow[],
   columns: readonly string[],
   cohort: Cohort,
-  kept: ReadonlyMap<number, { pseudonym: string; offset: number }>,
+  persons: ReadonlyMap<number, { pseudonym: string; offset: number }>,
   rows: string[][],
 ): Promise<{ rows: string[][]; files: number; spans: number }> {
-  const tokenizer = await loadTokenizer()
   const refs = [...new Set(events.map((e) => e.patientRef))]
   const contexts = context.patientContexts
     ? await context.patientContexts(refs)
@@ -551,32 +552,43 @@ async function writeDocuments(
   const docKeys = events.map((e) => e.values[fileAt] as string)
   const { readDocuments } = await import('./documents.js')
   const texts = await readDocuments(context.db, context.keyring, docKeys)
-  let files = 0
-  let spans = 0
-  const out: string[][] = []
+  // Each text document, and its title, scrubbed with its patient's own identifiers and offset.
+  const kept: Array<{ row: string[]; pseudonym: string }> = []
+  const items: ScrubItem[] = []
   events.forEach((event, r) => {
-    const person = kept.get(cohort.personOf.get(event.patientRef) as number) as {
+    const text = texts.get(event.values[fileAt] as string)
+    if (text === undefined) return
+    const person = persons.get(cohort.personOf.get(event.patientRef) as number) as {
       pseudonym: string
       offset: number
     }
-    const row = rows[r] as string[]
     const options = {
       patient: contexts.get(event.patientRef),
       institutions: context.institutionNames,
       dateOffset: person.offset,
     }
-    const text = texts.get(event.values[fileAt] as string)
-    if (text === undefined) return
-    const scrubbed = scrubTextWith(tokenizer, text, options)
-    spans += scrubbed.spans.length
-    files++
-    const path = `documents/${person.pseudonym}/${String(files).padStart(6, '0')}.txt`
-    mkdirSync(join(dir, 'documents', person.pseudonym), { recursive: true })
-    writeFileSync(join(dir, path), scrubbed.text)
-    if (titleAt >= 0) row[titleAt + 1] = scrubTextWith(tokenizer, row[titleAt + 1] as string, options).text
+    const row = rows[r] as string[]
+    kept.push({ row, pseudonym: person.pseudonym })
+    items.push({ text, options })
+    if (titleAt >= 0) items.push({ text: row[titleAt + 1] as string, options })
+  })
+  const scrubbed = await scrubMany(items, {
+    onProgress: (done, total) => context.onProgress?.('documents:scrub', `${done}/${total} texts`),
+  })
+  const perDocument = titleAt >= 0 ? 2 : 1
+  let spans = 0
+  const out: string[][] = []
+  kept.forEach(({ row, pseudonym }, d) => {
+    const document = scrubbed[d * perDocument] as Scrubbed
+    spans += document.spans.length
+    const path = `documents/${pseudonym}/${String(d + 1).padStart(6, '0')}.txt`
+    mkdirSync(join(dir, 'documents', pseudonym), { recursive: true })
+    writeFileSync(join(dir, path), document.text)
+    if (titleAt >= 0) row[titleAt + 1] = (scrubbed[d * perDocument + 1] as Scrubbed).text
     row[fileAt + 1] = path
     out.push(row)
   })
+  const files = out.length
   return { rows: out, files, spans }
 }
 
