@@ -107,9 +107,21 @@ for (const dialect of dialects()) {
       }
     })
 
-    it('use 1, AI imaging: DICOM objects with no identifying attribute left', () => {
+    it('use 1, AI imaging: DICOM objects with no identifying attribute left', async () => {
       const r = release('1')
       const persons = new Set(table(join(r.dir, 'persons.csv')).rows.map((row) => row[0]))
+      // The cohort: persons with a CR or CT image, and no one else.
+      const { rows: imaged } = await sql<{ person_id: number }>`
+        select distinct pp.person_id from clinical.imaging m
+          join clinical.patient_person pp on pp.patient_ref = m.patient_ref
+         where m.modality in ('CR', 'CT')`.execute(runtime.db.kysely)
+      const key = releaseKey(runtime.keyring, r.id)
+      const cohort = new Set(imaged.map((p) => pseudonym(key, String(p.person_id))))
+      const linked = await sql<{ n: string }>`
+        select count(distinct person_id) as n from clinical.patient_person`.execute(runtime.db.kysely)
+      expect(persons.size).toBeGreaterThan(10)
+      expect(persons.size).toBeLessThan(Number(linked.rows[0]?.n))
+      for (const person of persons) expect(cohort.has(person as string)).toBe(true)
       const images = [...filesBelow(join(r.dir, 'images'))]
       expect(images.length).toBeGreaterThan(10)
       for (const file of images) {

@@ -12,6 +12,8 @@ export interface CohortCriteria {
   readonly drugs?: readonly string[]
   /** JLAC10 codes or prefixes. */
   readonly labs?: readonly string[]
+  /** DICOM modalities (CR, CT, MR …): persons with an image of one of them. */
+  readonly modalities?: readonly string[]
   readonly from?: string
   readonly to?: string
   readonly ages?: { readonly min: number; readonly max: number }
@@ -139,6 +141,12 @@ export async function selectCohort(db: Db, c: CohortCriteria, today = new Date()
     criteria.push({
       table: 'clinical.lab',
       test: sql`upper(jlac10) like any(${prefixes(c.labs)}::text[])`,
+      date: 'date',
+    })
+  if (c.modalities)
+    criteria.push({
+      table: 'clinical.imaging',
+      test: sql`upper(modality) = any(${c.modalities.map((m) => m.toUpperCase())}::text[])`,
       date: 'date',
     })
   // Without: a person with such a record at any time, at any institution, is left out.

@@ -144,7 +144,7 @@ const USES = [
     title: '胸部画像の機械学習による読影支援',
     items: ['画像 (DICOM)', '年齢', '性別'],
     cohort: '画像検査を受けた患者',
-    spec: { tables: { persons: ['age', 'sex'], images: 'all' } },
+    spec: { cohort: { modalities: ['CR', 'CT'] }, tables: { persons: ['age', 'sex'], images: 'all' } },
   },
   {
     use: '2 epidemiology by municipality',

@@ -25,6 +25,7 @@ export const COHORT_SCHEMA = z.strictObject({
   without: codes.optional().describe('ICD-10 codes or prefixes that leave a person out'),
   drugs: codes.optional().describe('HOT9 or レセプト電算 codes, or their prefixes'),
   labs: codes.optional().describe('JLAC10 codes or prefixes'),
+  modalities: codes.optional().describe('DICOM modalities (CR, CT, MR …) of an image the person has'),
   from: isoDate.optional(),
   to: isoDate.optional(),
   ages: z
