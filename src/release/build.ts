@@ -588,8 +588,7 @@ async function writeDocuments(
     row[fileAt + 1] = path
     out.push(row)
   })
-  const files = out.length
-  return { rows: out, files, spans }
+  return { rows: out, files: out.length, spans }
 }
 
 export type { AnonymizationReport }

@@ -207,7 +207,8 @@ export function builtinHandlers(runtime: Runtime): Map<string, JobHandler> {
             runtime,
             (_stage, message) => {
               if (message === 'started') context.progress(Math.min(++started, total) - 1, total, 'stage(s)')
-              void context.extendLease()
+              // A lease that cannot be renewed now is renewed at the next stage, or the job is taken over.
+              context.extendLease().catch(() => {})
             },
             job,
           ),

@@ -9,8 +9,7 @@ import {
 } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join, relative } from 'node:path'
-import { Worker } from 'node:worker_threads'
-import { TokumeiError } from '../../model/index.js'
+import { startWorkerBeside, TokumeiError } from '../../model/index.js'
 import { loadTokenizer } from '../text/scrub.js'
 import type { DicomOption } from './actions.js'
 import { type DeidOptions, deidentifyDicom } from './deid.js'
@@ -182,14 +181,6 @@ export function processFiles(
   }
 }
 
-function startWorker(data: unknown): Worker {
-  const typescript = import.meta.url.endsWith('.ts')
-  if (!typescript) return new Worker(new URL('./tree-worker.js', import.meta.url), { workerData: data })
-  const script = new URL('./tree-worker.ts', import.meta.url).href
-  const loader = `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(script)}, ${JSON.stringify(import.meta.url)}))`
-  return new Worker(loader, { eval: true, workerData: data })
-}
-
 function inWorker(
   paths: string[],
   root: string,
@@ -197,7 +188,7 @@ function inWorker(
   settings: PlainDeidOptions,
 ): Promise<PartResult> {
   return new Promise((resolve, reject) => {
-    const worker = startWorker({ paths, root, out, settings })
+    const worker = startWorkerBeside(import.meta.url, 'tree-worker', { paths, root, out, settings })
     worker.once('message', (part: PartResult) => {
       resolve(part)
       void worker.terminate()

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
+import { startWorkerBeside } from '../../model/index.js'
 import type { CheckOutcome, PlainCheckContext } from './check.js'
 
 /**
@@ -11,14 +12,6 @@ export const PARALLEL_FROM_TUPLES = 150_000
 
 export function searchThreads(): number {
   return Math.max(1, Math.min(availableParallelism(), 8))
-}
-
-function startWorker(context: PlainCheckContext): Worker {
-  const typescript = import.meta.url.endsWith('.ts')
-  if (!typescript) return new Worker(new URL('./check-worker.js', import.meta.url), { workerData: context })
-  const script = new URL('./check-worker.ts', import.meta.url).href
-  const loader = `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(script)}, ${JSON.stringify(import.meta.url)}))`
-  return new Worker(loader, { eval: true, workerData: context })
 }
 
 type Typed = Int32Array | Uint16Array | Uint8Array | Int8Array | Float64Array
@@ -62,7 +55,9 @@ export class CheckPool {
   constructor(context: PlainCheckContext, threads: number) {
     this.threads = threads
     const shared = share(context)
-    this.#workers = Array.from({ length: threads }, () => startWorker(shared))
+    this.#workers = Array.from({ length: threads }, () =>
+      startWorkerBeside(import.meta.url, 'check-worker', shared),
+    )
     this.#idle = [...this.#workers]
     for (const worker of this.#workers) {
       worker.on('message', (message: { id: number; outcome: CheckOutcome }) => {

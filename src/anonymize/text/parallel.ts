@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os'
-import { Worker } from 'node:worker_threads'
+import { startWorkerBeside } from '../../model/index.js'
 import { loadTokenizer, type ScrubOptions, type Span, scrubTextWith } from './scrub.js'
 
 /**
@@ -25,20 +25,9 @@ export const PARALLEL_FROM_TEXTS = 400
 /** How often (in texts) a worker reports how far it is. */
 const REPORT_EVERY = 200
 
-function startWorker(items: readonly ScrubItem[]): Worker {
-  const typescript = import.meta.url.endsWith('.ts')
-  if (!typescript)
-    return new Worker(new URL('./scrub-worker.js', import.meta.url), {
-      workerData: { items, every: REPORT_EVERY },
-    })
-  const script = new URL('./scrub-worker.ts', import.meta.url).href
-  const loader = `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(script)}, ${JSON.stringify(import.meta.url)}))`
-  return new Worker(loader, { eval: true, workerData: { items, every: REPORT_EVERY } })
-}
-
 function inWorker(items: readonly ScrubItem[], onDone: (n: number) => void): Promise<Scrubbed[]> {
   return new Promise((resolve, reject) => {
-    const worker = startWorker(items)
+    const worker = startWorkerBeside(import.meta.url, 'scrub-worker', { items, every: REPORT_EVERY })
     let finished = false
     worker.on('message', (message: { done: number } | { results: Scrubbed[] }) => {
       if ('done' in message) return onDone(message.done)

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { serialize } from 'node:v8'
-import { Worker } from 'node:worker_threads'
+import { startWorkerBeside } from '../../model/index.js'
 import type { CompareTask } from './compare-worker.js'
 import type { PatternCodec } from './model.js'
 import type { RecordTable } from './table.js'
@@ -28,18 +28,6 @@ export function comparePairsHere(codec: PatternCodec, table: RecordTable, pairs:
   return codes
 }
 
-/**
- * The worker beside this module: compiled JavaScript in production; under tsx and the tests (where
- * this module is TypeScript) a small loader that imports the TypeScript worker through tsx.
- */
-function startWorker(task: CompareTask): Worker {
-  const typescript = import.meta.url.endsWith('.ts')
-  if (!typescript) return new Worker(new URL('./compare-worker.js', import.meta.url), { workerData: task })
-  const script = new URL('./compare-worker.ts', import.meta.url).href
-  const loader = `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(script)}, ${JSON.stringify(import.meta.url)}))`
-  return new Worker(loader, { eval: true, workerData: task })
-}
-
 /** Compares the default fields in `threads` worker threads (the patterns equal `comparePairsHere`'s). */
 export async function comparePairsInWorkers(
   table: RecordTable,
@@ -64,7 +52,7 @@ export async function comparePairsInWorkers(
     }
     runs.push(
       new Promise<void>((resolve, reject) => {
-        const worker = startWorker(task)
+        const worker = startWorkerBeside(import.meta.url, 'compare-worker', task)
         worker.once('message', () => resolve())
         worker.once('error', reject)
         worker.once('exit', (code) => {
