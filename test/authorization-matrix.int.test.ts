@@ -15,6 +15,10 @@ type Principal = 'anonymous' | 'institution' | (typeof AGENCY_ROLES)[number]
 const STAFF = AGENCY_ROLES
 const EVERYONE: readonly Principal[] = ['anonymous', 'institution', ...STAFF]
 const OFFICERS: readonly Principal[] = ['admin', 'security_officer']
+/** The agency's own people: every role but the researcher's. */
+const AGENCY: readonly Principal[] = STAFF.filter((r) => r !== 'researcher')
+const INTAKE: readonly Principal[] = ['admin', 'intake_operator', 'security_officer']
+const BUILDERS: readonly Principal[] = ['admin', 'anonymization_engineer']
 
 const EXPECTED: Readonly<Record<string, readonly Principal[]>> = {
   'GET /healthz': EVERYONE,
@@ -24,6 +28,7 @@ const EXPECTED: Readonly<Record<string, readonly Principal[]>> = {
   'GET /api/gateway/v1/submissions/{id}/files': ['institution'],
   'PUT /api/gateway/v1/submissions/{id}/archive': ['institution'],
   'POST /api/gateway/v1/submissions/{id}/seal': ['institution'],
+  'GET /api/gateway/v1/submissions': ['institution'],
   'GET /api/gateway/v1/submissions/{id}': ['institution'],
   'GET /api/gateway/v1/holdings': ['institution'],
   'POST /api/auth/v1/login': EVERYONE,
@@ -31,24 +36,39 @@ const EXPECTED: Readonly<Record<string, readonly Principal[]>> = {
   'GET /api/auth/v1/session': STAFF,
   'POST /api/auth/v1/logout': STAFF,
   'GET /api/portal/v1/alerts': OFFICERS,
+  'GET /api/portal/v1/audit': OFFICERS,
+  'GET /api/portal/v1/blocks': OFFICERS,
   'POST /api/portal/v1/blocks/{id}/lift': OFFICERS,
   'GET /api/portal/v1/approvals': OFFICERS,
   'POST /api/portal/v1/approvals/{id}/approve': OFFICERS,
   'POST /api/portal/v1/approvals/{id}/cancel': OFFICERS,
-  'GET /api/portal/v1/projects': ['admin', 'reviewer', 'researcher'],
+  'GET /api/portal/v1/projects': ['admin', 'reviewer', 'anonymization_engineer', 'researcher'],
   'POST /api/portal/v1/projects': ['admin', 'researcher'],
-  'GET /api/portal/v1/projects/{code}': ['admin', 'reviewer', 'researcher'],
+  'GET /api/portal/v1/projects/{code}': ['admin', 'reviewer', 'anonymization_engineer', 'researcher'],
+  'POST /api/portal/v1/projects/{code}/contract': ['admin'],
   'POST /api/portal/v1/projects/{code}/reviews': ['reviewer'],
   'POST /api/portal/v1/projects/{code}/publication-checks': ['admin', 'reviewer', 'researcher'],
   'POST /api/portal/v1/projects/{code}/releases': ['admin', 'anonymization_engineer'],
   'POST /api/portal/v1/projects/{code}/statistics': ['admin', 'anonymization_engineer'],
   'GET /api/portal/v1/jobs/{id}': ['admin', 'anonymization_engineer', 'reviewer'],
   'GET /api/portal/v1/releases': ['admin', 'anonymization_engineer', 'reviewer'],
+  'GET /api/portal/v1/releases/{id}': ['admin', 'anonymization_engineer', 'reviewer'],
+  'POST /api/portal/v1/releases/{id}/deliveries': BUILDERS,
+  'GET /api/portal/v1/deliveries': ['admin', 'anonymization_engineer', 'researcher'],
+  'GET /api/portal/v1/policies': BUILDERS,
+  'GET /api/public/v1/institutions': EVERYONE,
+  'POST /api/public/v1/optout-requests': EVERYONE,
+  'GET /api/public/v1/optout-requests/{receipt}': EVERYONE,
   'GET /api/portal/v1/downloads/{token}': EVERYONE,
   'GET /api/core/v1/link/pairs': ['linkage_reviewer'],
   'GET /api/core/v1/link/pairs/{a}/{b}': ['linkage_reviewer'],
   'POST /api/core/v1/link/pairs/{a}/{b}/accept': ['linkage_reviewer'],
   'POST /api/core/v1/link/pairs/{a}/{b}/reject': ['linkage_reviewer'],
+  'GET /api/core/v1/overview': AGENCY,
+  'GET /api/core/v1/institutions': AGENCY,
+  'GET /api/core/v1/submissions': INTAKE,
+  'GET /api/core/v1/optouts': INTAKE,
+  'POST /api/core/v1/cohort-count': BUILDERS,
 }
 
 /** The answers of the access checks (a handler's own 401, e.g. a wrong password, is not one). */
@@ -62,6 +82,7 @@ function requestFor(method: string, path: string, submission: number) {
     .replace('{b}', '2')
     .replace('{code}', 'P-2026-0001')
     .replace('{token}', 'not-a-delivery')
+    .replace('{receipt}', 'OR-0000-0000-0000')
   if (path.endsWith('/files'))
     return {
       url: `${url}?path=ssmix2%2Fnote.txt`,

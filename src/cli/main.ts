@@ -225,6 +225,7 @@ export const COMMAND_MODULES: Readonly<Record<string, string>> = {
   release: 'release',
   trace: 'release',
   stats: 'release',
+  policy: 'release',
 }
 
 function commandPath(command: Command): string {

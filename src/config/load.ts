@@ -35,6 +35,9 @@ export interface Config {
 export interface IdentitySettings {
   /** The 異体字 list (absolute path); undefined: the shared data's, or the built-in pairs. */
   readonly variantList: string | undefined
+  /** Match weights (log2 odds): linked from `linkWeight`, reviewed from `reviewWeight`. */
+  readonly linkWeight: number
+  readonly reviewWeight: number
 }
 
 export interface MonitorSettings {
@@ -53,6 +56,8 @@ export interface MonitorSettings {
 
 export interface AuthSettings {
   readonly maxFailedLogins: number
+  /** Sign-in and setup attempts per client address and minute. */
+  readonly signInsPerMinute: number
   readonly lockMinutes: number
   readonly sessionIdleMinutes: number
   readonly sessionHours: number
@@ -122,6 +127,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const get = <T>(path: string): T | undefined => values.get(path) as T | undefined
   const dataDir = resolve(base('dataDir'), get<string>('dataDir') ?? './data')
   const keyFile = get<string>('masterKey.file')
+  const linkWeight = get<number>('identity.linkWeight') ?? -2
+  const reviewWeight = get<number>('identity.reviewWeight') ?? -8
+  if (reviewWeight > linkWeight)
+    throw invalid(
+      `Invalid configuration: identity.reviewWeight (${reviewWeight}) is above identity.linkWeight (${linkWeight}); pairs between the two go to review.`,
+      { key: 'identity.reviewWeight', env: 'TOKUMEI_REVIEW_WEIGHT' },
+    )
   const zoneUrls: Partial<Record<Zone, string>> = {}
   for (const zone of ZONES) {
     const url = get<string>(`database.zoneUrls.${zone}`)
@@ -174,6 +186,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     }),
     auth: Object.freeze({
       maxFailedLogins: get<number>('auth.maxFailedLogins') ?? 5,
+      signInsPerMinute: get<number>('auth.signInsPerMinute') ?? 10,
       lockMinutes: get<number>('auth.lockMinutes') ?? 15,
       sessionIdleMinutes: get<number>('auth.sessionIdleMinutes') ?? 15,
       sessionHours: get<number>('auth.sessionHours') ?? 8,
@@ -183,6 +196,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       variantList: get<string>('identity.variantList')
         ? resolve(base('identity.variantList'), get<string>('identity.variantList') as string)
         : undefined,
+      linkWeight,
+      reviewWeight,
     }),
     configFile: fromFile ? file : undefined,
     sources: Object.freeze(sources),

@@ -9,6 +9,7 @@ import * as m0005 from './migrations/0005-schedule.js'
 import * as m0006 from './migrations/0006-linkage.js'
 import * as m0007 from './migrations/0007-link-tokens.js'
 import * as m0008 from './migrations/0008-provision.js'
+import * as m0009 from './migrations/0009-console.js'
 
 /** Every migration, in order. Names are permanent: a released migration is never edited, only followed. */
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -20,6 +21,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0006-linkage': m0006,
   '0007-link-tokens': m0007,
   '0008-provision': m0008,
+  '0009-console': m0009,
 }
 
 export const LATEST_MIGRATION = Object.keys(MIGRATIONS).at(-1) ?? ''

@@ -67,6 +67,7 @@ export interface JobTable {
   idempotency_key: string | null
   last_error: string | null
   result: Json<Record<string, unknown>> | null
+  progress: ColumnType<{ done: number; total: number; unit: string } | null, string | undefined, string>
   created_at: Timestamp
   started_at: Date | null
   finished_at: Date | null
@@ -345,7 +346,7 @@ export interface OptOutTable {
   local_hash: Bytes
   registered_at: Timestamp
   registered_by: string
-  channel: 'cli' | 'api'
+  channel: 'cli' | 'api' | 'portal'
   deleted_patients: ColumnType<number, number | undefined, number>
   deleted_records: ColumnType<number, number | undefined, number>
 }
@@ -476,6 +477,31 @@ export interface DownloadTable {
 }
 
 /** governance.publication_check — tables a researcher means to publish, checked cell by cell (公表物確認). */
+export interface OptOutRequestTable {
+  id: Generated<number>
+  receipt: string
+  institution_id: number
+  patient_id_enc: Bytes
+  birth_date_enc: Bytes
+  status: ColumnType<
+    'received' | 'registered' | 'unconfirmed' | 'failed',
+    'received' | undefined,
+    'received' | 'registered' | 'unconfirmed' | 'failed'
+  >
+  optout_id: number | null
+  received_at: Timestamp
+  done_at: Date | null
+}
+
+export interface PolicyTable {
+  name: string
+  description: ColumnType<string, string | undefined, string>
+  text: string
+  sha256: string
+  created_by: string
+  created_at: Timestamp
+}
+
 export interface PublicationCheckTable {
   id: Generated<number>
   project_id: number
@@ -543,4 +569,6 @@ export interface Schema {
   'governance.download': DownloadTable
   'governance.publication_check': PublicationCheckTable
   'governance.stats_query': StatsQueryTable
+  'governance.optout_request': OptOutRequestTable
+  'governance.policy': PolicyTable
 }

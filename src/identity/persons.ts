@@ -27,6 +27,8 @@ export interface LinkageContext {
   readonly actor: string
   readonly variants: VariantTable
   readonly job?: { readonly id: number; readonly kind: string }
+  /** Match weights from which a pair is linked and reviewed (defaults: −2 and −8). */
+  readonly thresholds?: { readonly link: number; readonly review: number }
 }
 
 export interface LinkRunSummary {
@@ -293,6 +295,9 @@ export async function runLinkage(
   const trained = stored && incremental
   const result = await linkRecords(inputs, {
     variants: context.variants,
+    ...(context.thresholds
+      ? { linkWeight: context.thresholds.link, reviewWeight: context.thresholds.review }
+      : {}),
     accepted: decided('accepted'),
     rejected: decided('rejected'),
     maxBlock: MAX_BLOCK,

@@ -31,6 +31,16 @@ export {
   submissionNotFound,
 } from './listing.js'
 export { listOptOuts, type OptOutResult, registerOptOut } from './optout.js'
+export {
+  findOptOutRequest,
+  normalizePatientId,
+  normalizeReceipt,
+  type OptOutRequestContext,
+  type OptOutRequestStatus,
+  type OptOutRequestView,
+  processOptOutRequest,
+  submitOptOutRequest,
+} from './optout-requests.js'
 export { checkRecord, type ParsedItem, type Problem, parseSpoolFile } from './parse.js'
 export {
   type CoreIntakeContext,

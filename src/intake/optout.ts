@@ -24,7 +24,7 @@ export interface OptOutResult {
 
 export async function registerOptOut(
   context: CoreIntakeContext,
-  input: { institutionCode: string; patientId: string; channel: 'cli' | 'api'; actor: string },
+  input: { institutionCode: string; patientId: string; channel: 'cli' | 'api' | 'portal'; actor: string },
 ): Promise<OptOutResult> {
   const institution = await findInstitution(context.db, input.institutionCode)
   if (input.patientId.trim() === '' || input.patientId.length > 64) {

@@ -156,6 +156,23 @@ export async function extendLease(db: Db, job: Job, workerId: string, leaseSecon
     where id = ${job.id} and locked_by = ${workerId} and status = 'running'`.execute(db)
 }
 
+/** How far a running job has come, for those who watch it (the console's progress bars). */
+export interface JobProgress {
+  readonly done: number
+  readonly total: number
+  readonly unit: string
+}
+
+export async function recordProgress(
+  db: Db,
+  job: Job,
+  workerId: string,
+  progress: JobProgress,
+): Promise<void> {
+  await sql`update jobs.job set progress = ${JSON.stringify(progress)}::jsonb
+    where id = ${job.id} and locked_by = ${workerId} and status = 'running'`.execute(db)
+}
+
 /** Whether process `pid` on this host is alive (a process of another user counts as alive). */
 function processAlive(pid: number): boolean {
   try {

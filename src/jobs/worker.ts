@@ -9,6 +9,7 @@ import {
   failJob,
   hasPendingWork,
   type Job,
+  recordProgress,
   releaseOrphanedLeases,
 } from './queue.js'
 
@@ -45,6 +46,7 @@ export interface WorkerEvents {
 
 /** After this many failures in a row the loop gives up and `run()` rejects. */
 const MAX_CONSECUTIVE_ERRORS = 10
+const PROGRESS_EVERY_MS = 1000
 
 export interface WorkerOptions {
   readonly handlers: ReadonlyMap<string, JobHandler>
@@ -133,12 +135,20 @@ export class Worker {
     if (!job) return 'idle'
     const handler = this.#options.handlers.get(job.kind) as JobHandler
     const started = Date.now()
+    let lastStored = 0
     let result: Record<string, unknown> | undefined
     try {
       result = await handler(job, {
         signal: this.#stop.signal,
         extendLease: () => extendLease(this.#db, job, this.#workerId, this.#options.leaseSeconds),
-        progress: (done, total, unit) => this.#options.events?.onJobProgress?.(job, done, total, unit),
+        progress: (done, total, unit) => {
+          this.#options.events?.onJobProgress?.(job, done, total, unit)
+          // Stored at most once a second (and at the end), never waited for: progress is for watchers.
+          const now = Date.now()
+          if (now - lastStored < PROGRESS_EVERY_MS && done < total) return
+          lastStored = now
+          recordProgress(this.#db, job, this.#workerId, { done, total, unit }).catch(() => {})
+        },
       })
     } catch (error) {
       const text = describeFailure(error)

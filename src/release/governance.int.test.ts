@@ -78,6 +78,7 @@ describeEachDialect('project governance', (t) => {
       keyring: t.keyring,
       settings: {
         maxFailedLogins: 10,
+        signInsPerMinute: 10,
         lockMinutes: 1,
         sessionIdleMinutes: 30,
         sessionHours: 8,

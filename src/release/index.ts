@@ -47,8 +47,16 @@ export {
   withdrawProject,
 } from './governance.js'
 export { canonicalJson, type Manifest, readManifest } from './package.js'
+export { findPolicy, listPolicies, type PolicySummary, storePolicy } from './policies.js'
 export { checkPublication, findSmallCells, type PublicationCheck } from './publication.js'
-export { parseSpec, RELEASE_TABLES, type ReleaseSpec, readSpec, SPEC_SCHEMA } from './spec.js'
+export {
+  type NamedPolicy,
+  parseSpec,
+  RELEASE_TABLES,
+  type ReleaseSpec,
+  readSpec,
+  SPEC_SCHEMA,
+} from './spec.js'
 export { buildStatistics, parseQuery, type StatisticsResult } from './statistics.js'
 export { type TraceResult, traceFile } from './trace.js'
 export { type PackageVerification, verifyPackage } from './verify.js'

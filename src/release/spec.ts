@@ -77,19 +77,34 @@ const DEFAULT_COLUMNS: Readonly<Record<string, string>> = {
   area: '{ role: quasi-identifying, hierarchy: { builtin: area } }',
 }
 
-export function defaultPersonsPolicy(columns: readonly string[]): string {
+export function defaultPersonsPolicy(columns: readonly string[], k = 5): string {
   return [
-    "# The persons table of a release (tokumei's default).",
+    `# The persons table of a release (tokumei's default${k === 5 ? '' : `, with k = ${k}`}).`,
     'columns:',
     '  person: { role: identifying, kind: linking-code, transform: pseudonymize }',
     ...columns.map((c) => `  ${c}: ${DEFAULT_COLUMNS[c]}`),
-    'privacy: { k: 5, suppression: 0.05 }',
+    `privacy: { k: ${k}, suppression: 0.05 }`,
     'person: person',
     '',
   ].join('\n')
 }
 
-export function parseSpec(text: string, source: string, dir = process.cwd()): ReleaseSpec {
+/** A policy stored under a name (`governance.policy`), which a spec from the portal may choose. */
+export interface NamedPolicy {
+  readonly name: string
+  readonly text: string
+}
+
+/**
+ * A spec's text, checked. Its `policy` is a file relative to `dir`, or — for a spec from the portal —
+ * the name of the stored policy handed over as `named`.
+ */
+export function parseSpec(
+  text: string,
+  source: string,
+  dir = process.cwd(),
+  named?: NamedPolicy,
+): ReleaseSpec {
   let data: unknown
   try {
     data = parseYaml(text)
@@ -125,7 +140,17 @@ export function parseSpec(text: string, source: string, dir = process.cwd()): Re
       kind: 'invalid',
     })
   let policyDocument: Policy
-  if (spec.policy) {
+  if (spec.policy && named) {
+    if (named.name !== spec.policy)
+      throw new TokumeiError(
+        `${source}, at policy: the stored policy handed over is ${named.name}, not ${spec.policy}.`,
+        {
+          code: 'release.bad_spec',
+          kind: 'invalid',
+        },
+      )
+    policyDocument = parsePolicy(named.text, `the stored policy ${named.name}`)
+  } else if (spec.policy) {
     const file = resolve(dir, spec.policy)
     let policyText: string
     try {

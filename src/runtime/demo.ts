@@ -27,10 +27,12 @@ import {
   recipientKeyId,
   reviewProject,
   signContract,
+  storePolicy,
   takeDownload,
   untar,
   verifyPackage,
 } from '../release/index.js'
+import { defaultPersonsPolicy } from '../release/spec.js'
 import { type AuthContext, createAccount, setUpAccount, verifyPerson } from '../security/index.js'
 import { generateSyntheticData } from '../synth/index.js'
 import { initialize } from './initialize.js'
@@ -410,6 +412,16 @@ export async function runDemo(config: Config, options: DemoOptions): Promise<Dem
         return out
       },
       (p) => `${p.length} projects approved by two reviewers each and contracted`,
+    )
+
+    // A stricter policy the console's release builder can choose besides the default.
+    await storePolicy(
+      { db: runtime.db.kysely, keyring: runtime.keyring, actor: runtime.actor },
+      {
+        name: 'k10',
+        description: 'k = 10 on age (bands), sex and area; up to 5 % of persons suppressed',
+        text: defaultPersonsPolicy(['age', 'sex', 'area'], 10),
+      },
     )
 
     const releases: Array<{ use: string; id: string; dir: string; persons: number; verified: boolean }> = []

@@ -5,6 +5,7 @@ import { ObjectStore } from '../clinical/index.js'
 import { LINK_STAGES, ownIdentifiers, runLinkage, VariantTable } from '../identity/index.js'
 import {
   type CoreIntakeContext,
+  processOptOutRequest,
   processSubmission,
   purgeExpiredReceipts,
   type ReceiveContext,
@@ -151,6 +152,19 @@ export function builtinHandlers(runtime: Runtime): Map<string, JobHandler> {
       },
     ],
     [
+      // A patient's 提供停止 request from the public page: registered in the same way as from the CLI.
+      'optout.request',
+      async (job) => {
+        const request = Number(job.payload.request)
+        if (!Number.isSafeInteger(request) || request <= 0)
+          throw new TokumeiError('optout.request needs payload {"request": <id>}.', {
+            code: 'jobs.bad_payload',
+            kind: 'invalid',
+          })
+        return { ...(await processOptOutRequest(coreIntakeContext(runtime, job), request)) }
+      },
+    ],
+    [
       'intake.release-held',
       async (job) => {
         const result = await releaseHeldRecords(coreIntakeContext(runtime, job))
@@ -174,6 +188,10 @@ export function builtinHandlers(runtime: Runtime): Map<string, JobHandler> {
             actor: runtime.actor,
             variants: variantTable(runtime),
             job: { id: job.id, kind: job.kind },
+            thresholds: {
+              link: runtime.config.identity.linkWeight,
+              review: runtime.config.identity.reviewWeight,
+            },
           },
           {
             mode,
@@ -185,7 +203,8 @@ export function builtinHandlers(runtime: Runtime): Map<string, JobHandler> {
       },
     ],
     [
-      // A release build from a spec (YAML or JSON text); policies named in it resolve against `dir`.
+      // A release build from a spec (YAML or JSON text); a policy file named in it resolves against
+      // `dir`, a stored policy chosen on the portal comes with the payload ({name, text}).
       'release.build',
       async (job, context) => {
         const { buildRelease, parseSpec } = await import('../release/index.js')
@@ -195,7 +214,12 @@ export function builtinHandlers(runtime: Runtime): Map<string, JobHandler> {
             kind: 'invalid',
           })
         const dir = typeof job.payload.dir === 'string' ? job.payload.dir : runtime.config.dataDir
-        const spec = parseSpec(job.payload.spec, `the spec of job ${job.id}`, dir)
+        const stored = job.payload.policy as { name?: unknown; text?: unknown } | undefined
+        const named =
+          typeof stored?.name === 'string' && typeof stored.text === 'string'
+            ? { name: stored.name, text: stored.text }
+            : undefined
+        const spec = parseSpec(job.payload.spec, `the spec of job ${job.id}`, dir, named)
         // cohort, persons, one stage per further table (images and documents have a second), write.
         const total =
           2 +

@@ -18,10 +18,13 @@ import type { Runtime } from '../runtime/index.js'
 import { TOKUMEI_VERSION } from '../version.js'
 import { enforceAccess } from './access.js'
 import { authRoutes } from './routes/auth.js'
+import { consoleRoutes } from './routes/console.js'
 import { gatewayRoutes } from './routes/gateway.js'
 import { healthRoutes } from './routes/health.js'
 import { linkageRoutes } from './routes/linkage.js'
+import { operationsRoutes } from './routes/operations.js'
 import { provisionRoutes } from './routes/provision.js'
+import { publicRoutes } from './routes/public.js'
 import { securityRoutes } from './routes/security.js'
 
 export interface BuildServerOptions {
@@ -116,6 +119,10 @@ export async function buildServer(
           description: 'Institutions submit data and read their receipts and holdings (API key)',
         },
         {
+          name: 'patients',
+          description: "The patients' page: institutions, 提供停止 requests and their state (no sign-in)",
+        },
+        {
           name: 'provision',
           description: 'Applications, reviews, publication checks, releases and downloads (portal)',
         },
@@ -178,11 +185,15 @@ export async function buildServer(
   }
   if (options.zone === undefined || options.zone === 'core') {
     await app.register(linkageRoutes, { runtime, prefix: '/api/core/v1' })
+    await app.register(operationsRoutes, { runtime, prefix: '/api/core/v1' })
   }
   if (options.zone === undefined || options.zone === 'portal') {
     await app.register(authRoutes, { runtime, prefix: '/api/auth/v1' })
     await app.register(securityRoutes, { runtime, prefix: '/api/portal/v1' })
     await app.register(provisionRoutes, { runtime, prefix: '/api/portal/v1' })
+    await app.register(publicRoutes, { runtime, prefix: '/api/public/v1' })
+    // The web console; its pages call the core's routes too, which the embedded default serves alongside.
+    await app.register(consoleRoutes)
   }
   return app
 }

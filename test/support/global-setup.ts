@@ -27,6 +27,17 @@ export default function setup(project: TestProject): () => void {
       stdio: 'inherit',
     },
   )
+  // The console's end-to-end tests load dist/web: build it from the current sources too.
+  execFileSync(
+    process.execPath,
+    [
+      join(root, 'node_modules', 'vite', 'bin', 'vite.js'),
+      'build',
+      '--config',
+      join(root, 'web', 'vite.config.ts'),
+    ],
+    { stdio: 'inherit' },
+  )
   let url = process.env.TOKUMEI_TEST_DATABASE_URL || null
   let dir: string | undefined
   if (!url) {

@@ -62,7 +62,7 @@ export function registerJobCommands(program: Command, define: Define): void {
   jobs
     .command('enqueue <kind>')
     .description(
-      'queue a job (kinds: intake.process, intake.release-held, link.run, release.build, stats.query, audit.checkpoint, system.sleep)',
+      'queue a job (kinds: intake.process, intake.release-held, optout.request, link.run, release.build, stats.query, audit.checkpoint, system.sleep)',
     )
     .option('--payload <json>', 'the job payload as a JSON object', '{}')
     .option('--key <idempotency-key>', 'enqueue at most once under this key')

@@ -291,4 +291,53 @@ export function registerReleaseCommands(program: Command, define: Define): void 
         })
       }),
     )
+
+  const policy = program
+    .command('policy')
+    .description('policies of the persons table stored by name, for releases built from the portal')
+  policy
+    .command('add <name> <file>')
+    .description('store (or replace) a policy under a name; checked first, audited')
+    .option('--description <text>', 'what the policy is for, as the release builder lists it', '')
+    .action(
+      define(async ({ withRuntime, out }, options, name, file) => {
+        let text: string
+        try {
+          text = readFileSync(file ?? '', 'utf8')
+        } catch {
+          throw new TokumeiError(`${file} cannot be read.`, { code: 'policy.unreadable', kind: 'invalid' })
+        }
+        return withRuntime(async (runtime) => {
+          const { storePolicy } = await import('../../release/index.js')
+          const stored = await storePolicy(
+            { db: runtime.db.kysely, keyring: runtime.keyring, actor: runtime.actor },
+            { name: name ?? '', text, description: String(options.description) },
+          )
+          out.result(
+            stored,
+            `Policy ${stored.name} stored: k = ${stored.k} on ${stored.quasiIdentifiers.join(', ')} (sha256 ${stored.sha256.slice(0, 16)}…).`,
+          )
+          return 0
+        }, 'portal')
+      }),
+    )
+  policy
+    .command('list')
+    .description('the default policy and the stored ones')
+    .action(
+      define(async ({ withRuntime, out }) =>
+        withRuntime(async (runtime) => {
+          const { listPolicies } = await import('../../release/index.js')
+          const list = await listPolicies(runtime.db.kysely)
+          out.result(
+            list,
+            list.map(
+              (p) =>
+                `${p.name.padEnd(16)} k = ${p.k}, suppression ≤ ${p.suppression * 100} %, on ${p.quasiIdentifiers.join(', ')}${p.description ? ` — ${p.description}` : ''}`,
+            ),
+          )
+          return 0
+        }, 'portal'),
+      ),
+    )
 }

@@ -18,6 +18,7 @@ import {
 
 const SETTINGS: AuthSettings = {
   maxFailedLogins: 3,
+  signInsPerMinute: 10,
   lockMinutes: 15,
   sessionIdleMinutes: 15,
   sessionHours: 8,

@@ -43,9 +43,6 @@ const setup = {
   },
 } as const
 
-/** Sign-in and setup attempts per client address: enough for a person, too few for guessing. */
-const ATTEMPTS = { max: 10, timeWindow: '1 minute' } as const
-
 const accountView = (session: Session) => ({
   username: session.account.username,
   roles: session.account.roles,
@@ -63,6 +60,8 @@ function setSessionCookie(reply: FastifyReply, value: string, expires: Date): vo
 }
 
 export const authRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (app, { runtime }) => {
+  // Sign-in and setup attempts per client address: enough for people, too few for guessing.
+  const ATTEMPTS = { max: runtime.config.auth.signInsPerMinute, timeWindow: '1 minute' }
   app.post(
     '/login',
     {

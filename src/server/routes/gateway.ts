@@ -7,6 +7,7 @@ import {
   findSubmission,
   type Institution,
   listQuarantine,
+  listSubmissions,
   openSubmission,
   readHoldings,
   readReceipt,
@@ -209,6 +210,23 @@ export const gatewayRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (ap
       const { institution, actor } = who(request)
       const { id } = request.params as { id: number }
       return sealSubmission(receiveContext(runtime, actor), id, institution.id)
+    },
+  )
+
+  app.get(
+    '/submissions',
+    {
+      config: { access: 'institution' },
+      schema: {
+        tags: ['gateway'],
+        summary: "This institution's submissions, newest first (status and counts)",
+      },
+    },
+    async (request) => {
+      const { institution } = who(request)
+      return {
+        submissions: await listSubmissions(runtime.db.kysely, { institutionId: institution.id, limit: 100 }),
+      }
     },
   )
 

@@ -1,4 +1,5 @@
-import { createReadStream } from 'node:fs'
+import { createReadStream, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { FastifyPluginAsync } from 'fastify'
 import { checkDocument } from '../../anonymize/index.js'
 import { enqueueJob } from '../../jobs/index.js'
@@ -7,14 +8,21 @@ import {
   APPLICATION_SCHEMA,
   activeContract,
   applyForProject,
+  CONTRACT_SCHEMA,
   checkPublication,
+  createDelivery,
+  findPolicy,
   findProject,
   type GovernanceContext,
+  listDeliveries,
+  listPolicies,
   listProjects,
   type ProjectView,
   parseQuery,
   parseSpec,
+  recipientKeyId,
   reviewProject,
+  signContract,
   takeDownload,
 } from '../../release/index.js'
 import { authContext, deliveryContext, type Runtime } from '../../runtime/index.js'
@@ -26,7 +34,7 @@ import { personOf, type Session, verifyPerson } from '../../security/index.js'
  * download of a delivered package by its link — the link's secret is the credential, so that route
  * is public; it answers only with the encrypted package, and every attempt is audited.
  */
-const STAFF_VIEW = ['admin', 'reviewer', 'researcher'] as const
+const STAFF_VIEW = ['admin', 'reviewer', 'anonymization_engineer', 'researcher'] as const
 const APPLICANTS = { roles: ['researcher', 'admin'] } as const
 const REVIEWERS = { roles: ['reviewer'] } as const
 const RELEASE_VIEW = { roles: ['admin', 'anonymization_engineer', 'reviewer'] } as const
@@ -71,9 +79,25 @@ const objectBody = (name: string, summary: string) =>
     properties: { [name]: { type: 'object', description: summary } },
   }) as const
 
-/** A researcher sees the projects they applied for; reviewers and administrators see all. */
+const releaseParams = {
+  type: 'object',
+  required: ['id'],
+  additionalProperties: false,
+  properties: { id: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,100}$' } },
+} as const
+
+/** A built package's report.json (the console draws it); null when the package is gone. */
+function readReport(dir: string): unknown {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'))
+  } catch {
+    return null
+  }
+}
+
+/** A researcher sees the projects they applied for; reviewers, engineers and administrators see all. */
 const visibleTo = (session: Session, project: ProjectView) =>
-  session.account.roles.some((r) => r === 'admin' || r === 'reviewer') ||
+  session.account.roles.some((r) => r === 'admin' || r === 'reviewer' || r === 'anonymization_engineer') ||
   personOf(project.appliedBy) === session.account.username.toLowerCase()
 
 export const provisionRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (app, { runtime }) => {
@@ -169,6 +193,26 @@ export const provisionRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (
   )
 
   app.post(
+    '/projects/:code/contract',
+    {
+      config: { access: { roles: ['admin'] } },
+      schema: {
+        tags: ['provision'],
+        summary: 'Sign the contract of an approved project (recipients and their keys, purposes, dates)',
+        params: codeParams,
+        body: { type: 'object', description: 'the contract terms, as docs/provision.md describes' },
+      },
+    },
+    async (request, reply) => {
+      const session = request.session as Session
+      const { code } = request.params as { code: string }
+      const terms = checkDocument(CONTRACT_SCHEMA, request.body, 'The contract', 'contract.bad_terms')
+      const contract = await signContract(governance(session), code, terms, recipientKeyId)
+      return reply.status(201).send({ contract })
+    },
+  )
+
+  app.post(
     '/projects/:code/publication-checks',
     {
       config: { access: { roles: ['researcher', 'admin', 'reviewer'] } },
@@ -220,22 +264,44 @@ export const provisionRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (
         summary:
           'Queue a release build for the core (a spec as docs/provision.md describes, without project)',
         params: codeParams,
-        body: objectBody('spec', 'the release spec; its policy is the default unless the core names one'),
+        body: {
+          type: 'object',
+          required: ['spec'],
+          additionalProperties: false,
+          properties: {
+            spec: { type: 'object', description: 'the release spec, without project and policy' },
+            policy: {
+              type: 'string',
+              pattern: '^[a-z0-9][a-z0-9_-]{0,63}$',
+              description: 'a stored policy (GET /policies); default when left out',
+            },
+          },
+        },
       },
     },
     async (request, reply) => {
       const session = request.session as Session
       const { code } = request.params as { code: string }
-      const body = request.body as { spec: Record<string, unknown> }
+      const body = request.body as { spec: Record<string, unknown>; policy?: string }
       if ('policy' in body.spec)
         throw new TokumeiError(
-          'A spec sent to the portal cannot name a policy file (files are on the core host): leave policy out for the default, or build on the core with `tokumei release build --spec FILE`.',
+          "A spec sent to the portal cannot name a policy file (files are on the core host): choose a stored policy with the request's `policy` field, or build on the core with `tokumei release build --spec FILE`.",
           { code: 'release.bad_spec', kind: 'invalid' },
         )
       const text = JSON.stringify({ ...body.spec, project: code })
+      const named =
+        body.policy && body.policy !== 'default'
+          ? await findPolicy(runtime.db.kysely, body.policy)
+          : undefined
+      const specText = named ? JSON.stringify({ ...body.spec, project: code, policy: named.name }) : text
       // Checked here, so that a wrong spec or a missing contract is an answer now, not a failed job.
-      parseSpec(text, 'the spec')
-      return reply.status(202).send({ job: await queue(session, code, 'release.build', { spec: text }) })
+      parseSpec(specText, 'the spec', undefined, named)
+      return reply.status(202).send({
+        job: await queue(session, code, 'release.build', {
+          spec: specText,
+          ...(named ? { policy: named } : {}),
+        }),
+      })
     },
   )
 
@@ -278,7 +344,17 @@ export const provisionRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (
       const { id } = request.params as { id: number }
       const job = await runtime.db.kysely
         .selectFrom('jobs.job')
-        .select(['id', 'kind', 'status', 'created_at', 'started_at', 'finished_at', 'last_error', 'result'])
+        .select([
+          'id',
+          'kind',
+          'status',
+          'created_at',
+          'started_at',
+          'finished_at',
+          'last_error',
+          'result',
+          'progress',
+        ])
         .where('id', '=', id)
         .where('kind', 'in', [...PORTAL_JOBS])
         .executeTakeFirst()
@@ -297,6 +373,7 @@ export const provisionRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (
           finished: job.finished_at,
           error: job.last_error,
           result: job.result,
+          progress: job.progress,
         },
       }
     },
@@ -326,6 +403,129 @@ export const provisionRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (
         .limit(500)
         .execute()
       return { releases: rows }
+    },
+  )
+
+  app.get(
+    '/policies',
+    {
+      config: { access: BUILDERS },
+      schema: {
+        tags: ['provision'],
+        summary: 'The policies a release may choose (default and the stored ones)',
+      },
+    },
+    async () => ({ policies: await listPolicies(runtime.db.kysely) }),
+  )
+
+  app.get(
+    '/releases/:id',
+    {
+      config: { access: RELEASE_VIEW },
+      schema: {
+        tags: ['provision'],
+        summary: 'One release: its spec, its report (measures, risk, class sizes) and its deliveries',
+        params: releaseParams,
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string }
+      const row = await runtime.db.kysely
+        .selectFrom('governance.release as r')
+        .innerJoin('governance.project as p', 'p.id', 'r.project_id')
+        .innerJoin('governance.contract as c', 'c.id', 'r.contract_id')
+        .select([
+          'r.id',
+          'r.kind',
+          'r.state',
+          'r.persons',
+          'r.spec',
+          'r.dir',
+          'r.started_at',
+          'r.finished_at',
+          'r.error',
+          'r.built_by',
+          'p.code as project',
+          'c.code as contract',
+          'c.recipients',
+        ])
+        .where('r.id', '=', id)
+        .executeTakeFirst()
+      if (!row)
+        throw new TokumeiError(`There is no release ${id}.`, { code: 'release.not_found', kind: 'not_found' })
+      const { dir, recipients, ...release } = row
+      return {
+        release: {
+          ...release,
+          recipients: recipients.map((r) => ({ name: r.name, organisation: r.organisation })),
+          report: dir && row.state === 'built' ? readReport(dir) : null,
+          deliveries: await listDeliveries(runtime.db.kysely, id),
+        },
+      }
+    },
+  )
+
+  app.post(
+    '/releases/:id/deliveries',
+    {
+      config: { access: BUILDERS },
+      schema: {
+        tags: ['provision'],
+        summary:
+          "Deliver a built release to a contract's recipient: encrypted to their key, behind a limited link",
+        params: releaseParams,
+        body: {
+          type: 'object',
+          required: ['recipient'],
+          additionalProperties: false,
+          properties: {
+            recipient: { type: 'string', minLength: 1, maxLength: 200 },
+            hours: { type: 'integer', minimum: 1, maximum: 720 },
+            downloads: { type: 'integer', minimum: 1, maximum: 20 },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const session = request.session as Session
+      const { id } = request.params as { id: string }
+      const body = request.body as { recipient: string; hours?: number; downloads?: number }
+      const delivery = await createDelivery(deliveryContext(runtime, `account:${session.account.username}`), {
+        release: id,
+        ...body,
+      })
+      return reply.status(201).send({ delivery, path: `/api/portal/v1/downloads/${delivery.token}` })
+    },
+  )
+
+  app.get(
+    '/deliveries',
+    {
+      config: { access: { roles: ['admin', 'anonymization_engineer', 'researcher'] } },
+      schema: {
+        tags: ['provision'],
+        summary: "Deliveries (a researcher's: those of their own projects), with what is left of each link",
+      },
+    },
+    async (request) => {
+      const session = request.session as Session
+      const staff = session.account.roles.some((r) => r === 'admin' || r === 'anonymization_engineer')
+      const own = new Set(
+        (await listProjects(governance(session)))
+          .filter((p) => staff || visibleTo(session, p))
+          .map((p) => p.code),
+      )
+      const releases = await runtime.db.kysely
+        .selectFrom('governance.release as r')
+        .innerJoin('governance.project as p', 'p.id', 'r.project_id')
+        .select(['r.id', 'p.code'])
+        .execute()
+      const projectOf = new Map(releases.map((r) => [r.id, r.code]))
+      return {
+        deliveries: (await listDeliveries(runtime.db.kysely))
+          .map((d) => ({ ...d, project: projectOf.get(d.release) ?? null }))
+          .filter((d) => d.project !== null && own.has(d.project)),
+      }
     },
   )
 

@@ -45,6 +45,21 @@ const listQuery = {
   },
 } as const
 
+const auditQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    actor: { type: 'string', maxLength: 200 },
+    action: { type: 'string', maxLength: 100 },
+    target: { type: 'string', maxLength: 200 },
+    outcome: { type: 'string', enum: ['ok', 'denied', 'failed'] },
+    from: { type: 'string', format: 'date-time' },
+    to: { type: 'string', format: 'date-time' },
+    before: { type: 'integer', minimum: 1 },
+    limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
+  },
+} as const
+
 export const securityRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (app, { runtime }) => {
   const approvals = (session: Session): ApprovalContext => ({
     db: runtime.db.kysely,
@@ -62,6 +77,71 @@ export const securityRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (a
       const { limit } = request.query as { limit: number }
       return { alerts: await listAlerts(runtime.db.kysely, limit) }
     },
+  )
+
+  app.get(
+    '/audit',
+    {
+      config: { access: OFFICERS },
+      schema: {
+        tags: ['security'],
+        summary: 'Search the audit log, newest first (actor, action and target by prefix; a time range)',
+        querystring: auditQuery,
+      },
+    },
+    async (request) => {
+      const q = request.query as {
+        actor?: string
+        action?: string
+        target?: string
+        outcome?: string
+        from?: string
+        to?: string
+        before?: number
+        limit: number
+      }
+      const prefix = (value: string) => `${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+      let query = runtime.db.kysely
+        .selectFrom('audit.event')
+        .select(['seq', 'at', 'actor', 'action', 'target', 'outcome', 'detail'])
+        .orderBy('seq', 'desc')
+        .limit(q.limit)
+      if (q.actor) query = query.where('actor', 'like', prefix(q.actor))
+      if (q.action) query = query.where('action', 'like', prefix(q.action))
+      if (q.target) query = query.where('target', 'like', prefix(q.target))
+      if (q.outcome) query = query.where('outcome', '=', q.outcome as 'ok')
+      if (q.from) query = query.where('at', '>=', new Date(q.from))
+      if (q.to) query = query.where('at', '<', new Date(q.to))
+      if (q.before) query = query.where('seq', '<', q.before)
+      const session = request.session as Session
+      await runtime.audit({
+        actor: `account:${session.account.username}`,
+        action: 'audit.searched',
+        target: null,
+        detail: Object.fromEntries(
+          Object.entries({ actor: q.actor, action: q.action, target: q.target, outcome: q.outcome }).filter(
+            (e): e is [string, string] => typeof e[1] === 'string',
+          ),
+        ),
+      })
+      return { events: await query.execute() }
+    },
+  )
+
+  app.get(
+    '/blocks',
+    {
+      config: { access: OFFICERS },
+      schema: { tags: ['security'], summary: 'Blocks in force and lifted, newest first' },
+    },
+    async () => ({
+      blocks: await runtime.db.kysely
+        .selectFrom('governance.block')
+        .selectAll()
+        .orderBy('id', 'desc')
+        .limit(200)
+        .execute(),
+    }),
   )
 
   app.post(
