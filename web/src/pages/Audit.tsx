@@ -172,7 +172,9 @@ function Approvals() {
               t('audit.target'),
               t('audit.requestedBy'),
               t('audit.at'),
-              <span className="sr-only">{t('audit.actions')}</span>,
+              <span key="sr" className="sr-only">
+                {t('audit.actions')}
+              </span>,
             ]}
           />
           <tbody>

@@ -122,7 +122,9 @@ export function InstitutionPortalPage() {
                   t('intake.status'),
                   t('intake.received'),
                   t('intake.counts'),
-                  <span className="sr-only">{t('institution.receiptColumn')}</span>,
+                  <span key="sr" className="sr-only">
+                    {t('institution.receiptColumn')}
+                  </span>,
                 ]}
               />
               <tbody>

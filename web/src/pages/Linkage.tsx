@@ -89,7 +89,9 @@ function QueuePage() {
             columns={[
               t('linkage.pair'),
               t('linkage.weight'),
-              <span className="sr-only">{t('linkage.open')}</span>,
+              <span key="sr" className="sr-only">
+                {t('linkage.open')}
+              </span>,
             ]}
           />
           <tbody>

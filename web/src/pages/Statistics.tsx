@@ -2,7 +2,7 @@ import { type FormEvent, useState } from 'react'
 import { useTranslation } from 'react-i18next'
 import { get, post } from '../api'
 import type { Route } from '../router'
-import { ErrorMessage, Field, JobProgress, PageTitle, TextField, useAction, useLoad } from '../ui'
+import { ErrorMessage, JobProgress, PageTitle, TextField, useAction, useLoad } from '../ui'
 import type { Project } from './Projects'
 import { ProjectSelect, useJob } from './Releases'
 
