@@ -44,6 +44,20 @@ describe('loadConfig', () => {
     expect(error.code).toBe('config.invalid')
   })
 
+  it('takes the linkage weights from the environment, and refuses a review weight above the link weight', () => {
+    const config = loadConfig({
+      env: { TOKUMEI_LINK_WEIGHT: '8', TOKUMEI_REVIEW_WEIGHT: '-10.5' },
+      cwd: dir(),
+    })
+    expect(config.identity).toMatchObject({ linkWeight: 8, reviewWeight: -10.5 })
+    expect(loadConfig({ env: {}, cwd: dir() }).identity).toMatchObject({ linkWeight: -2, reviewWeight: -8 })
+    const error = tokumeiErrorOf(() => loadConfig({ env: { TOKUMEI_REVIEW_WEIGHT: '0' }, cwd: dir() }))
+    expect(error.message).toBe(
+      'Invalid configuration: identity.reviewWeight (0) is above identity.linkWeight (-2); pairs between the two go to review.',
+    )
+    expect(error.exitCode).toBe(2)
+  })
+
   it('names the file, key and line of a bad value in tokumei.yaml', () => {
     const cwd = dir()
     writeFileSync(join(cwd, 'tokumei.yaml'), '# comment\nlog:\n  level: loud\n')

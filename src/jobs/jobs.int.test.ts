@@ -60,6 +60,40 @@ describeEachDialect('job queue', (t) => {
     expect(row).toMatchObject({ status: 'done', attempts: 1, result: { n: 42 }, locked_by: null })
   })
 
+  it("stores a running job's progress for watchers: the first report, then at most once a second, and the last", async () => {
+    const { id } = await enqueueJob(t.db.kysely, { kind: 'steps', payload: {} }, defaults)
+    const seen: unknown[] = []
+    const read = async () =>
+      (
+        await t.db.kysely
+          .selectFrom('jobs.job')
+          .select('progress')
+          .where('id', '=', id)
+          .executeTakeFirstOrThrow()
+      ).progress
+    await worker({
+      steps: async (_job, context) => {
+        context.progress(1, 3, 'stage(s)')
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        seen.push(await read())
+        // Within the same second: not stored.
+        context.progress(2, 3, 'stage(s)')
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        seen.push(await read())
+        // The last one always is.
+        context.progress(3, 3, 'stage(s)')
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        seen.push(await read())
+        return {}
+      },
+    }).run({ untilIdle: true })
+    expect(seen).toEqual([
+      { done: 1, total: 3, unit: 'stage(s)' },
+      { done: 1, total: 3, unit: 'stage(s)' },
+      { done: 3, total: 3, unit: 'stage(s)' },
+    ])
+  })
+
   it('retries a failing job later and marks it failed after the last attempt', async () => {
     const { id } = await enqueueJob(t.db.kysely, { kind: 'flaky', maxAttempts: 2 }, defaults)
     const failing = worker({

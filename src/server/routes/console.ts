@@ -22,7 +22,7 @@ export const consoleRoutes: FastifyPluginAsync = async (app) => {
   app.get('/', { config: page, schema: { hide: true } }, async (_request, reply) => {
     if (!built) return reply.status(503).type('text/html; charset=utf-8').send(NOT_BUILT)
     // The page itself may be cached briefly; its files are content-hashed and cached for good.
-    return reply.header('cache-control', 'no-cache').sendFile('index.html')
+    return reply.header('cache-control', 'no-cache').sendFile('index.html', { cacheControl: false })
   })
 
   app.get('/assets/*', { config: page, schema: { hide: true } }, async (request, reply) => {
@@ -36,6 +36,6 @@ export const consoleRoutes: FastifyPluginAsync = async (app) => {
           request_id: request.id,
         },
       })
-    return reply.header('cache-control', 'public, max-age=31536000, immutable').sendFile(`assets/${file}`)
+    return reply.sendFile(`assets/${file}`, { maxAge: 31_536_000_000, immutable: true })
   })
 }

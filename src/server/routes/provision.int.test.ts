@@ -9,9 +9,12 @@ import {
   decryptPackage,
   generateRecipientKeys,
   parseQuery,
+  parseSpec,
   recipientKeyId,
   signContract,
+  storePolicy,
 } from '../../release/index.js'
+import { defaultPersonsPolicy } from '../../release/spec.js'
 import { authContext, createWorker, deliveryContext, releaseBuildContext } from '../../runtime/index.js'
 import { createAccount, setUpAccount, signIn } from '../../security/index.js'
 
@@ -203,5 +206,63 @@ describeEachDialect('provision routes', (t) => {
     })
     expect((await call('eng', 'GET', '/api/portal/v1/jobs/999999')).statusCode).toBe(404)
     expect((await call('rita', 'GET', `/api/portal/v1/jobs/${query.json().job}`)).statusCode).toBe(403)
+  })
+
+  it('lists the stored policies and hands the chosen one to the build; shows a release with its deliveries', async () => {
+    const code = (await call('rita', 'GET', '/api/portal/v1/projects')).json().projects[0].code as string
+    await storePolicy(
+      { db: t.db.kysely, keyring: t.keyring, actor: 'os:tester@core' },
+      { name: 'k10', text: defaultPersonsPolicy(['age', 'sex', 'area'], 10), description: 'k = 10' },
+    )
+    const policies = (await call('eng', 'GET', '/api/portal/v1/policies')).json().policies
+    expect(policies.map((p: { name: string; k: number }) => [p.name, p.k])).toEqual([
+      ['default', 5],
+      ['k10', 10],
+    ])
+    expect((await call('rita', 'GET', '/api/portal/v1/policies')).statusCode).toBe(403)
+    const releases = `/api/portal/v1/projects/${code}/releases`
+    const unknown = await call('eng', 'POST', releases, { spec: { tables: ['persons'] }, policy: 'nope' })
+    expect(unknown.statusCode).toBe(404)
+    expect(unknown.json().error.code).toBe('policy.not_found')
+    const queued = await call('eng', 'POST', releases, { spec: { tables: ['persons'] }, policy: 'k10' })
+    expect(queued.statusCode, queued.body).toBe(202)
+    const job = await t.db.kysely
+      .selectFrom('jobs.job')
+      .select('payload')
+      .where('id', '=', queued.json().job)
+      .executeTakeFirstOrThrow()
+    const payload = job.payload as { spec: string; policy: { name: string; text: string } }
+    expect(JSON.parse(payload.spec)).toMatchObject({ project: code, policy: 'k10' })
+    expect(payload.policy.name).toBe('k10')
+    expect(
+      parseSpec(payload.spec, 'the queued spec', undefined, payload.policy).policyDocument.privacy.k,
+    ).toBe(10)
+    await t.db.kysely.deleteFrom('jobs.job').where('id', '=', queued.json().job).execute()
+
+    // The statistics package of the tests above, with its one delivery; a researcher sees only theirs.
+    const [delivery] = (await call('rita', 'GET', '/api/portal/v1/deliveries')).json().deliveries
+    const release = { id: delivery.release as string }
+    const shown = (await call('rev.a', 'GET', `/api/portal/v1/releases/${release.id}`)).json().release
+    expect(shown).toMatchObject({ id: release.id, project: code, recipients: [{ name: '研究 二郎' }] })
+    expect(shown.deliveries.length).toBeGreaterThan(0)
+    expect(JSON.stringify(shown)).not.toContain('publicKey')
+    expect((await call('rita', 'GET', '/api/portal/v1/deliveries')).json().deliveries.length).toBeGreaterThan(
+      0,
+    )
+    expect((await call('ryo', 'GET', '/api/portal/v1/deliveries')).json().deliveries).toEqual([])
+    expect((await call('eng', 'GET', '/api/portal/v1/releases/R-missing')).statusCode).toBe(404)
+    const delivered = await call('eng', 'POST', `/api/portal/v1/releases/${release.id}/deliveries`, {
+      recipient: '研究 二郎',
+      downloads: 1,
+    })
+    expect(delivered.statusCode, delivered.body).toBe(201)
+    const link = delivered.json().path as string
+    expect(link).toMatch(/^\/api\/portal\/v1\/downloads\/[A-Za-z0-9_-]+$/)
+    expect((await server.app.inject({ method: 'GET', url: link })).statusCode).toBe(200)
+    const stranger = await call('eng', 'POST', `/api/portal/v1/releases/${release.id}/deliveries`, {
+      recipient: 'someone else',
+    })
+    expect(stranger.statusCode).toBe(403)
+    expect(stranger.json().error.code).toBe('delivery.not_recipient')
   })
 })
