@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { parse } from 'csv-parse/sync'
 import type { FastifyInstance } from 'fastify'
+import { generateSync } from 'otplib'
 import pino from 'pino'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -20,11 +21,12 @@ import {
   verifyPackage,
 } from '../src/release/index.js'
 import { type DemoReport, runDemo } from '../src/runtime/demo.js'
-import { authContext, createWorker, openRuntime, type Runtime } from '../src/runtime/index.js'
-import { createAccount, setUpAccount } from '../src/security/index.js'
+import { authContext, createWorker, monitorContext, openRuntime, type Runtime } from '../src/runtime/index.js'
+import { createAccount, runMonitorOnce, setUpAccount } from '../src/security/index.js'
 import { buildServer } from '../src/server/index.js'
 import { ja } from '../web/src/locales/ja.js'
 import { Authenticator, CHROMIUM, expectAccessible, launchChromium, screenshots } from './support/browser.js'
+import { runCli } from './support/cli.js'
 import { createServerDatabase, dialects } from './support/database.js'
 import { SHARED_DATA } from './support/files.js'
 
@@ -196,6 +198,13 @@ for (const dialect of dialects()) {
       await page.getByLabel(ja.login.code).fill('000000')
       await page.getByRole('button', { name: ja.login.submit }).click()
       await expect(page.getByRole('alert').textContent()).resolves.toContain(ja.errors['auth.failed'])
+      // `tokumei demo code` tells the demo's code, as an authenticator app would.
+      const told = await runCli(['demo', 'code', '--out', join(dir, 'demo'), '--json'], { cwd: dir })
+      expect(told.code, told.stderr).toBe(0)
+      const now = Math.floor(Date.now() / 30_000)
+      expect(
+        [now - 1, now].map((step) => generateSync({ secret: report.login.totpSecret, epoch: step * 30 })),
+      ).toContain(JSON.parse(told.stdout).code)
       await page.getByLabel(ja.login.code).fill(await auth.code(report.login.username))
       await page.getByRole('button', { name: ja.login.submit }).click()
       await page.getByRole('heading', { name: ja.dashboard.title }).waitFor()
@@ -534,6 +543,111 @@ for (const dialect of dialects()) {
         expect(text).not.toContain(patient.localId)
         expect(text).not.toContain(fullWidth)
       }
+    })
+
+    it('tabulates a statistic with the query builder and marks the suppressed cells', async () => {
+      const page = await signIn('e2e.engineer')
+      await page.goto(`${base}/#/statistics?project=${state.project}`)
+      await page.getByRole('heading', { name: ja.statistics.title }).waitFor()
+      await page.getByLabel(ja.releases.project).selectOption(state.project as string)
+      await page.getByLabel(ja.statistics.conditions).fill('E11')
+      await expectAccessible(page, 'the statistics console')
+      await page.getByRole('button', { name: ja.statistics.run }).click()
+      const table = page.locator('table.stats')
+      await table.waitFor({ timeout: 120_000 })
+      const summary = (await page.getByText(/一次秘匿/).textContent()) ?? ''
+      const [, primary, secondary] = /一次秘匿 (\d+) セル、二次秘匿 (\d+) セル/.exec(summary) ?? []
+      // The table on the screen is the package's table, every suppressed cell marked as such.
+      const id = /R-\d{8}-[0-9a-f]{8}/.exec(
+        (await page.getByRole('heading', { name: /集計結果/ }).textContent()) ?? '',
+      )?.[0]
+      const release = await runtime.db.kysely
+        .selectFrom('governance.release')
+        .select('dir')
+        .where('id', '=', id as string)
+        .executeTakeFirstOrThrow()
+      const [, ...rows] = csv(join(release.dir as string, 'table.csv'))
+      const shown = await table
+        .locator('tbody tr')
+        .evaluateAll((trs) =>
+          trs.map((tr) =>
+            [...tr.querySelectorAll('td')].map((td) =>
+              td.classList.contains('suppressed') ? 'x' : (td.textContent ?? ''),
+            ),
+          ),
+        )
+      expect(shown).toEqual(rows)
+      const marked = await table.locator('td.suppressed').count()
+      expect(marked).toBe(Number(primary) + Number(secondary))
+      expect(marked).toBeGreaterThan(0)
+      await shot(page, 'statistics')
+    })
+
+    it('a security officer asks to lift a block and another approves it with a fresh code', async () => {
+      await account('e2e.officer1', ['security_officer'])
+      await account('e2e.officer2', ['security_officer'])
+      // A vault read by a researcher's account outside any job: the monitor blocks the account. (A new
+      // monitor starts at the present, as `tokumei serve` would have started it before.)
+      await runMonitorOnce(monitorContext(runtime))
+      await runtime.audit({
+        actor: 'account:e2e.researcher',
+        action: 'identity.read',
+        target: 'patient:1',
+        detail: {},
+      })
+      const hits = await runMonitorOnce(monitorContext(runtime))
+      expect(hits.map((h) => h.subject)).toEqual(['account:e2e.researcher'])
+      const refused = await open()
+      await refused.goto(`${base}/`)
+      await refused.getByLabel(ja.login.username).fill('e2e.researcher')
+      await refused.getByLabel(ja.login.password).fill(PASSWORD)
+      await refused.getByLabel(ja.login.code).fill(await auth.code('e2e.researcher'))
+      await refused.getByRole('button', { name: ja.login.submit }).click()
+      await expect(refused.getByRole('alert').textContent()).resolves.toContain(ja.errors['auth.failed'])
+
+      const first = await signIn('e2e.officer1')
+      await first.goto(`${base}/#/audit`)
+      const row = first
+        .getByRole('row')
+        .filter({ hasText: 'account:e2e.researcher' })
+        .filter({ hasText: ja.audit.blockStates.active })
+      await row.waitFor()
+      await row.getByRole('button', { name: ja.audit.askLift }).click()
+      await first.getByRole('status').filter({ hasText: '解除を申請しました' }).waitFor()
+      // The requester cannot approve their own request: they may only withdraw it.
+      const mine = first.getByRole('row').filter({ hasText: 'block:' })
+      await mine.getByRole('button', { name: ja.audit.cancel }).waitFor()
+      await expect(mine.getByRole('button', { name: ja.audit.approve }).count()).resolves.toBe(0)
+      await expectAccessible(first, 'the audit page with an alert')
+      await shot(first, 'audit-alert')
+
+      const second = await signIn('e2e.officer2')
+      await second.goto(`${base}/#/audit`)
+      await second
+        .getByRole('row')
+        .filter({ hasText: 'block:' })
+        .getByRole('button', { name: ja.audit.approve })
+        .click()
+      await second.getByLabel(ja.login.code).fill(await auth.code('e2e.officer2'))
+      await second.getByRole('button', { name: ja.audit.approve }).last().click()
+      await second.getByRole('status').filter({ hasText: 'を承認しました' }).waitFor()
+      await shot(second, 'audit-lifted')
+      const block = await runtime.db.kysely
+        .selectFrom('governance.block')
+        .select(['lift_requested_by', 'lifted_by', 'lifted_at'])
+        .where('subject', '=', 'account:e2e.researcher')
+        .executeTakeFirstOrThrow()
+      expect(block).toMatchObject({
+        lift_requested_by: 'account:e2e.officer1',
+        lifted_by: 'account:e2e.officer2',
+      })
+      expect(block.lifted_at).not.toBeNull()
+      // The audit search finds both steps.
+      await second.getByLabel(ja.audit.action, { exact: true }).fill('approval.')
+      await second.getByRole('button', { name: ja.audit.find }).click()
+      await second.getByRole('cell', { name: 'account:e2e.officer2' }).first().waitFor()
+      // And the researcher signs in again.
+      await signIn('e2e.researcher')
     })
   })
 }

@@ -35,6 +35,7 @@ import {
 import { defaultPersonsPolicy } from '../release/spec.js'
 import { type AuthContext, createAccount, setUpAccount, verifyPerson } from '../security/index.js'
 import { generateSyntheticData } from '../synth/index.js'
+import { DEMO_LOGIN_FILE } from './demo-login.js'
 import { initialize } from './initialize.js'
 import { openRuntime } from './runtime.js'
 import {
@@ -230,6 +231,7 @@ export async function runDemo(config: Config, options: DemoOptions): Promise<Dem
   try {
     const auth = authContext(runtime)
     const login = await setUpDemoAccount(auth, init.admin)
+    keepDemoLogin(options.out, login)
     const notices = new Map(
       csvRows(join(synthDir, 'truth', 'notices.csv')).map(([code, start]) => [
         code as string,
@@ -514,6 +516,11 @@ async function setUpDemoAccount(
     password: DEMO_PASSWORD,
   })
   return { username: admin.username, password: DEMO_PASSWORD, totpSecret: secret }
+}
+
+/** The demo's sign-in beside its data, readable by its owner only: a demo's, never a real agency's. */
+function keepDemoLogin(out: string, login: DemoReport['login']): void {
+  writeFileSync(join(out, DEMO_LOGIN_FILE), `${JSON.stringify(login)}\n`, { mode: 0o600 })
 }
 
 export const demoDirSize = (dir: string): number => {

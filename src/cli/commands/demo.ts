@@ -1,6 +1,8 @@
-import { resolve } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { TokumeiError } from '../../model/index.js'
+import { DEMO_LOGIN_FILE } from '../../runtime/demo-login.js'
 import type { Define } from '../main.js'
 import { main } from '../main.js'
 
@@ -19,7 +21,7 @@ const count = (value: unknown, name: string, max: number): number => {
 }
 
 export function registerDemoCommand(program: Command, define: Define): void {
-  program
+  const demo = program
     .command('demo')
     .description(
       'the whole agency on synthetic data: hospitals → intake → linkage → releases → statistics → serve',
@@ -74,8 +76,46 @@ export function registerDemoCommand(program: Command, define: Define): void {
         ])
         if (report.releases.some((r) => !r.verified)) return 1
         if (options.serve === false) return 0
-        out.progress(`Serving on http://localhost:${options.port} (Ctrl-C to stop)`)
+        out.progress(
+          [
+            `Web console: http://localhost:${options.port}/ (Ctrl-C to stop)`,
+            `  sign in as ${report.login.username} / "${report.login.password}"; the six-digit code: \`tokumei demo code${options.out === './demo' ? '' : ` --out ${options.out}`}\`, or an authenticator app with ${otpauth(report.login.username, report.login.totpSecret)}`,
+          ].join('\n'),
+        )
         return main(['serve', '--port', String(options.port)], { ...io, env, cwd: dir })
       }),
     )
+  demo
+    .command('code')
+    .description("the demo administrator's current sign-in code (TOTP), for the web console")
+    .option('--out <dir>', 'the demo directory', './demo')
+    .action(
+      define(async ({ io, out }, options) => {
+        const dir = resolve(io.cwd, String(options.out))
+        let login: { username: string; totpSecret: string }
+        try {
+          login = JSON.parse(readFileSync(join(dir, DEMO_LOGIN_FILE), 'utf8'))
+        } catch {
+          throw new TokumeiError(
+            `${dir} holds no demo (${DEMO_LOGIN_FILE} is missing): run \`tokumei demo\` first.`,
+            {
+              code: 'demo.none',
+              kind: 'invalid',
+            },
+          )
+        }
+        const { generateSync } = await import('otplib')
+        const code = generateSync({ secret: login.totpSecret })
+        const left = 30 - (Math.floor(Date.now() / 1000) % 30)
+        out.result(
+          { username: login.username, code, seconds: left },
+          `${code}  (${login.username}, valid for ${left} s more)`,
+        )
+        return 0
+      }),
+    )
 }
+
+/** The demo administrator's sign-in for an authenticator app (RFC 6238 key URI). */
+const otpauth = (username: string, secret: string) =>
+  `otpauth://totp/tokumei:${encodeURIComponent(username)}?secret=${secret}&issuer=tokumei`

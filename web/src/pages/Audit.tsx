@@ -48,29 +48,32 @@ interface Approval {
 /** 監査と警告: the audit log's search, the monitor's alerts and blocks, and two-person approvals. */
 export function AuditPage() {
   const { t } = useTranslation()
+  // Alerts and approvals change each other (a lift asked for, a block lifted): both reload on either.
+  const [round, setRound] = useState(0)
+  const changed = () => setRound((r) => r + 1)
   return (
     <>
       <PageTitle>{t('audit.title')}</PageTitle>
-      <Alerts />
-      <Approvals />
+      <Alerts round={round} onChange={changed} />
+      <Approvals round={round} onChange={changed} />
       <Search />
     </>
   )
 }
 
-function Alerts() {
+function Alerts({ round, onChange }: { round: number; onChange: () => void }) {
   const { t } = useTranslation()
   const fmt = useFormat()
   const { data, error, loading, reload } = useLoad(
     (signal) => get<{ alerts: Alert[] }>('/api/portal/v1/alerts?limit=50', signal),
-    [],
+    [round],
   )
   useEvery(10_000, reload)
   const [asked, setAsked] = useState<string>()
   const lift = useAction(async (block: number) => {
     const r = await post<{ approval: Approval }>(`/api/portal/v1/blocks/${block}/lift`)
     setAsked(t('audit.liftAsked', { id: r.approval.id }))
-    reload()
+    onChange()
   })
   return (
     <section aria-labelledby="alerts">
@@ -129,13 +132,13 @@ function Alerts() {
   )
 }
 
-function Approvals() {
+function Approvals({ round, onChange }: { round: number; onChange: () => void }) {
   const { t } = useTranslation()
   const fmt = useFormat()
   const session = useSession()
-  const { data, error, reload } = useLoad(
+  const { data, error } = useLoad(
     (signal) => get<{ approvals: Approval[] }>('/api/portal/v1/approvals', signal),
-    [],
+    [round],
   )
   const [code, setCode] = useState('')
   const [chosen, setChosen] = useState<number>()
@@ -145,11 +148,11 @@ function Approvals() {
     setDone(t('audit.approved', { id: chosen }))
     setCode('')
     setChosen(undefined)
-    reload()
+    onChange()
   })
   const cancel = useAction(async (id: number) => {
     await post(`/api/portal/v1/approvals/${id}/cancel`)
-    reload()
+    onChange()
   })
   const submit = (event: FormEvent) => {
     event.preventDefault()
