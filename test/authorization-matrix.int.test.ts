@@ -38,6 +38,7 @@ const EXPECTED: Readonly<Record<string, readonly Principal[]>> = {
   'GET /api/portal/v1/alerts': OFFICERS,
   'GET /api/portal/v1/audit': OFFICERS,
   'GET /api/portal/v1/blocks': OFFICERS,
+  'POST /api/portal/v1/blocks': OFFICERS,
   'POST /api/portal/v1/blocks/{id}/lift': OFFICERS,
   'GET /api/portal/v1/approvals': OFFICERS,
   'POST /api/portal/v1/approvals/{id}/approve': OFFICERS,
@@ -68,6 +69,7 @@ const EXPECTED: Readonly<Record<string, readonly Principal[]>> = {
   'GET /api/core/v1/institutions': AGENCY,
   'GET /api/core/v1/submissions': INTAKE,
   'GET /api/core/v1/optouts': INTAKE,
+  'POST /api/core/v1/optout-requests/{receipt}/confirm': ['admin', 'intake_operator'],
   'POST /api/core/v1/cohort-count': BUILDERS,
 }
 

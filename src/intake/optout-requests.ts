@@ -137,10 +137,12 @@ export async function findOptOutRequest(db: Db, rawReceipt: string): Promise<Opt
  * Core side (the `optout.request` job): opens the request and registers the refusal, unless the
  * institution sent this patient with another birth date — then someone may have typed another
  * person's ID, and the request waits for the institution to confirm the person (`unconfirmed`).
+ * Once the institution has confirmed, an intake operator registers it (`confirmedBy`: their actor).
  */
 export async function processOptOutRequest(
   context: CoreIntakeContext,
   id: number,
+  options: { confirmedBy?: string } = {},
 ): Promise<{ status: OptOutRequestStatus; deletedRecords: number }> {
   const request = await context.db
     .selectFrom('governance.optout_request as r')
@@ -161,7 +163,9 @@ export async function processOptOutRequest(
       code: 'optout.request_not_found',
       kind: 'not_found',
     })
-  if (request.status !== 'received') return { status: request.status, deletedRecords: 0 }
+  // A request waits once: received for the job, or unconfirmed until the institution confirms the person.
+  const open = options.confirmedBy ? request.status === 'unconfirmed' : request.status === 'received'
+  if (!open) return { status: request.status, deletedRecords: 0 }
   const patientId = context.keyring.decryptText(
     'spool',
     request.patient_id_enc,
@@ -184,15 +188,15 @@ export async function processOptOutRequest(
       .updateTable('governance.optout_request')
       .set({ status, optout_id: optoutId, done_at: new Date() })
       .where('id', '=', id)
-      .where('status', '=', 'received')
+      .where('status', '=', request.status)
       .execute()
     await context.audit({
       action: `optout.request_${status}`,
       target: `optout_request:${id}`,
-      detail: { institution: request.code },
+      detail: { institution: request.code, confirmed: options.confirmedBy !== undefined },
     })
   }
-  if (held?.birth_date && held.birth_date !== birthDate) {
+  if (!options.confirmedBy && held?.birth_date && held.birth_date !== birthDate) {
     await finish('unconfirmed', null)
     return { status: 'unconfirmed', deletedRecords: 0 }
   }

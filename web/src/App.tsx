@@ -34,6 +34,8 @@ const PAGES: ReadonlyArray<{
   readonly page: (route: Route) => ReactElement
 }> = [
   { path: '', key: 'dashboard', roles: STAFF, page: () => <DashboardPage /> },
+  // A researcher's first page is their own portal.
+  { path: 'my', key: 'researcher', roles: ['researcher'], page: () => <ResearcherPage /> },
   { path: 'institutions', key: 'institutions', roles: STAFF, page: () => <InstitutionsPage /> },
   {
     path: 'optouts',
@@ -61,7 +63,6 @@ const PAGES: ReadonlyArray<{
     page: (r) => <StatisticsPage route={r} />,
   },
   { path: 'audit', key: 'audit', roles: ['admin', 'security_officer'], page: () => <AuditPage /> },
-  { path: 'my', key: 'researcher', roles: ['researcher'], page: () => <ResearcherPage /> },
 ]
 
 /** Pages anyone may open: the patients' page, the institutions' page, sign-in. */

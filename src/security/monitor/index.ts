@@ -2,6 +2,7 @@ export {
   type AlertView,
   AUDIT_CHANNEL,
   blockedSubjects,
+  blockManually,
   blockSubject,
   deliverAlerts,
   type Hit,

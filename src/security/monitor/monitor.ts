@@ -530,6 +530,71 @@ export async function listAlerts(db: Db, limit = 100): Promise<AlertView[]> {
  * Asks for a block's lift: a two-person request (`block.lift`) that another person approves with
  * `approveRequest` and `liftBlock`. Returns the request.
  */
+/** What an officer may block by hand: an account, an institution's API key, or a client address. */
+const BLOCKABLE = /^(account:[A-Za-z0-9._-]{1,64}|key:[A-Za-z0-9_-]{1,64}|source:[0-9A-Fa-f:.]{2,45})$/
+
+/**
+ * An officer's block, at once (the same block the monitor makes: sessions end, sign-in and the
+ * gateway refuse the subject), with an alert saying who and why; lifting it takes two people as ever.
+ */
+export async function blockManually(
+  context: ApprovalContext,
+  input: { subject: string; reason: string },
+): Promise<{ id: number; alert: number; subject: string }> {
+  const subject = input.subject.trim()
+  if (!BLOCKABLE.test(subject) || (subject.startsWith('source:') && isIP(subject.slice(7)) === 0))
+    throw new TokumeiError(
+      'Only an account (account:NAME), an API key (key:ID) or a client address (source:IP) can be blocked.',
+      { code: 'block.bad_subject', kind: 'invalid' },
+    )
+  if (subject.toLowerCase() === context.actor.toLowerCase())
+    throw new TokumeiError('You cannot block your own account: ask another officer.', {
+      code: 'block.self',
+      kind: 'conflict',
+    })
+  const reason = input.reason.trim()
+  if (reason === '' || reason.length > 500)
+    throw new TokumeiError('Give the reason for the block in 1 to 500 characters.', {
+      code: 'block.no_reason',
+      kind: 'invalid',
+    })
+  return context.db.transaction().execute(async (trx) => {
+    const active = await trx
+      .selectFrom('governance.block')
+      .select('id')
+      .where('subject', '=', subject)
+      .where('lifted_at', 'is', null)
+      .executeTakeFirst()
+    if (active)
+      throw new TokumeiError(`${subject} is blocked already (block ${active.id}).`, {
+        code: 'block.exists',
+        kind: 'conflict',
+      })
+    const event = await recordAuditEvent(trx, context.keyring, {
+      actor: context.actor,
+      action: 'block.manual',
+      target: subject,
+      detail: {},
+    })
+    const alert = await trx
+      .insertInto('governance.alert')
+      .values({
+        rule: 'manual',
+        subject,
+        message: `${context.actor} blocked ${subject}: ${reason}`,
+        event_seq: Number(event.seq),
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow()
+    const block = await trx
+      .insertInto('governance.block')
+      .values({ subject, alert_id: alert.id })
+      .returning('id')
+      .executeTakeFirstOrThrow()
+    return { id: block.id, alert: alert.id, subject }
+  })
+}
+
 export async function requestLift(context: ApprovalContext, blockId: number): Promise<ApprovalView> {
   return context.db.transaction().execute(async (trx) => {
     const block = await trx

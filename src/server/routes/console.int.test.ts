@@ -249,6 +249,29 @@ describeEachDialect('console routes', (t) => {
       'registered',
       'unconfirmed',
     ])
+
+    // The institution confirms the person of the unconfirmed request: an intake operator registers it.
+    const waiting = (registry.requests as Array<{ receipt: string; status: string }>).find(
+      (r) => r.status === 'unconfirmed',
+    ) as { receipt: string }
+    const confirmUrl = `/api/core/v1/optout-requests/${waiting.receipt}/confirm`
+    expect((await call('c.engineer', 'POST', confirmUrl)).statusCode).toBe(403)
+    const confirmed = await call('c.operator', 'POST', confirmUrl)
+    expect(confirmed.statusCode, confirmed.body).toBe(200)
+    expect(confirmed.json().request.status).toBe('registered')
+    expect(await held(localIds[1] as string)).toBeUndefined()
+    expect((await call('c.operator', 'POST', confirmUrl)).json().error.code).toBe('optout.not_unconfirmed')
+    const events = await t.db.kysely
+      .selectFrom('audit.event')
+      .select(['actor', 'action'])
+      .where('action', 'in', ['optout.request_registered', 'optout.registered'])
+      .where('actor', '=', 'account:c.operator')
+      .orderBy('seq')
+      .execute()
+    expect(events.map((e) => e.action)).toEqual(['optout.registered', 'optout.request_registered'])
+    const after = (await call('c.officer', 'GET', '/api/core/v1/optouts')).json()
+    expect(after.optouts).toHaveLength(2)
+    expect(after.requests.map((r: { status: string }) => r.status)).toEqual(['registered', 'registered'])
   })
 
   it('counts a cohort for the release builder as the build would, and audits the count', async () => {
@@ -297,12 +320,55 @@ describeEachDialect('console routes', (t) => {
     expect(page.statusCode).toBe(200)
     expect(page.headers['content-type']).toContain('text/html')
     expect(page.body).toContain('<div id="root"></div>')
-    expect(page.headers['content-security-policy']).toContain("default-src 'self'")
+    // No inline script or style may run on the console's page.
+    const csp = String(page.headers['content-security-policy'])
+    expect(csp).toContain("script-src 'self'")
+    expect(csp).not.toContain('unsafe-inline')
+    expect(csp).toContain("frame-ancestors 'none'")
     const script = /src="(\/assets\/[^"]+\.js)"/.exec(page.body)?.[1] as string
     const asset = await server.app.inject({ method: 'GET', url: script })
     expect(asset.statusCode).toBe(200)
     expect(asset.headers['cache-control']).toContain('immutable')
     for (const url of ['/assets/..%2Fpackage.json', '/assets/missing.js', '/assets/'])
       expect((await server.app.inject({ method: 'GET', url })).statusCode, url).toBe(404)
+  })
+
+  it('lets an officer block an account at once: its sessions end; the same subject twice, oneself or a bad one is refused', async () => {
+    expect((await call('c.researcher', 'GET', '/api/portal/v1/projects')).statusCode).toBe(200)
+    const blocked = await call('c.officer', 'POST', '/api/portal/v1/blocks', {
+      subject: 'account:c.researcher',
+      reason: 'unusual downloads at night',
+    })
+    expect(blocked.statusCode, blocked.body).toBe(201)
+    const after = await call('c.researcher', 'GET', '/api/portal/v1/projects')
+    expect(after.statusCode).toBe(401)
+    const alerts = (await call('c.officer', 'GET', '/api/portal/v1/alerts')).json().alerts
+    expect(alerts[0]).toMatchObject({
+      rule: 'manual',
+      subject: 'account:c.researcher',
+      block: { id: blocked.json().block.id, state: 'active' },
+    })
+    expect(alerts[0].message).toContain('account:c.officer')
+    const again = await call('c.officer', 'POST', '/api/portal/v1/blocks', {
+      subject: 'account:c.researcher',
+      reason: 'x',
+    })
+    expect(again.json().error.code).toBe('block.exists')
+    const self = await call('c.officer', 'POST', '/api/portal/v1/blocks', {
+      subject: 'account:c.officer',
+      reason: 'x',
+    })
+    expect(self.json().error.code).toBe('block.self')
+    for (const subject of ['c.researcher', 'source:not-an-ip', 'role:admin'])
+      expect(
+        (await call('c.officer', 'POST', '/api/portal/v1/blocks', { subject, reason: 'x' })).json().error
+          .code,
+      ).toBe('block.bad_subject')
+    const audited = await t.db.kysely
+      .selectFrom('audit.event')
+      .select(['actor', 'target'])
+      .where('action', '=', 'block.manual')
+      .execute()
+    expect(audited).toEqual([{ actor: 'account:c.officer', target: 'account:c.researcher' }])
   })
 })

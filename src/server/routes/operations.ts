@@ -2,8 +2,17 @@ import type { FastifyPluginAsync } from 'fastify'
 import { sql } from 'kysely'
 import { checkDocument } from '../../anonymize/index.js'
 import { selectCohort } from '../../clinical/index.js'
-import { listOptOuts, listQuarantine, listSubmissions, readHoldings } from '../../intake/index.js'
-import type { Runtime } from '../../runtime/index.js'
+import {
+  type CoreIntakeContext,
+  listOptOuts,
+  listQuarantine,
+  listSubmissions,
+  normalizeReceipt,
+  processOptOutRequest,
+  readHoldings,
+} from '../../intake/index.js'
+import { TokumeiError } from '../../model/index.js'
+import { coreIntakeContext, type Runtime } from '../../runtime/index.js'
 import type { Session } from '../../security/index.js'
 import { COHORT_SCHEMA } from '../../stats/index.js'
 
@@ -241,6 +250,54 @@ export const operationsRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async 
           optout: r.optout_id,
         })),
       }
+    },
+  )
+
+  app.post(
+    '/optout-requests/:receipt/confirm',
+    {
+      config: { access: { roles: ['admin', 'intake_operator'] } },
+      schema: {
+        tags: ['operations'],
+        summary: 'Register an unconfirmed 提供停止 request once the institution has confirmed the person',
+        params: {
+          type: 'object',
+          required: ['receipt'],
+          additionalProperties: false,
+          properties: { receipt: { type: 'string', minLength: 12, maxLength: 40 } },
+        },
+      },
+    },
+    async (request) => {
+      const actor = `account:${(request.session as Session).account.username}`
+      const receipt = normalizeReceipt((request.params as { receipt: string }).receipt)
+      const row = receipt
+        ? await db
+            .selectFrom('governance.optout_request')
+            .select(['id', 'status'])
+            .where('receipt', '=', receipt)
+            .executeTakeFirst()
+        : undefined
+      if (!row)
+        throw new TokumeiError('There is no opt-out request with this receipt number.', {
+          code: 'optout.request_not_found',
+          kind: 'not_found',
+        })
+      if (row.status !== 'unconfirmed')
+        throw new TokumeiError(
+          `Request ${receipt} is ${row.status}: only an unconfirmed request waits for confirmation.`,
+          {
+            code: 'optout.not_unconfirmed',
+            kind: 'conflict',
+          },
+        )
+      // The operator confirms: the vault work and its audit events are theirs.
+      const context: CoreIntakeContext = {
+        ...coreIntakeContext(runtime),
+        actor,
+        audit: (event) => runtime.audit({ ...event, actor }),
+      }
+      return { request: await processOptOutRequest(context, row.id, { confirmedBy: actor }) }
     },
   )
 

@@ -4,6 +4,7 @@ import { authContext, type Runtime } from '../../runtime/index.js'
 import {
   type ApprovalContext,
   approveRequest,
+  blockManually,
   cancelApproval,
   findApproval,
   liftBlock,
@@ -142,6 +143,32 @@ export const securityRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (a
         .limit(200)
         .execute(),
     }),
+  )
+
+  app.post(
+    '/blocks',
+    {
+      config: { access: OFFICERS },
+      schema: {
+        tags: ['security'],
+        summary: 'Block an account, API key or address at once (lifting it takes two people)',
+        body: {
+          type: 'object',
+          required: ['subject', 'reason'],
+          additionalProperties: false,
+          properties: {
+            subject: { type: 'string', minLength: 1, maxLength: 120 },
+            reason: { type: 'string', minLength: 1, maxLength: 500 },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as { subject: string; reason: string }
+      return reply
+        .status(201)
+        .send({ block: await blockManually(approvals(request.session as Session), body) })
+    },
   )
 
   app.post(

@@ -172,6 +172,10 @@ export const ja = {
     releases:
       '登録前に作成された提供データ {{before}} 件・登録後 {{after}} 件（登録後のものには含まれません）',
     requests: '患者ページからの申し出',
+    confirm: '医療機関の確認を得て登録',
+    confirmed: '申し出 {{receipt}} を提供停止として登録しました。',
+    unconfirmedHint:
+      '「確認が必要」の申し出は、生年月日が医療機関の記録と一致しなかったものです。医療機関が本人を確認したら登録してください。',
     requestState: '状態',
     receivedAt: '受付',
     doneAt: '処理',
@@ -378,6 +382,12 @@ export const ja = {
     message: '内容',
     block: '遮断',
     blockStates: { active: '遮断中', lift_requested: '解除を申請中', lifted: '解除済み' },
+    blockTitle: '遮断する',
+    blockSubject: '遮断の対象',
+    blockSubjectHint: 'account:ユーザー名、key:APIキーID、source:IPアドレス のいずれか',
+    blockReason: '理由',
+    blockNow: '今すぐ遮断',
+    blocked: '{{subject}} を遮断しました（遮断 {{id}}）。解除には二者の承認が必要です。',
     askLift: '解除を申請',
     liftAsked: '解除を申請しました（承認依頼 {{id}}）。別の担当者の承認で解除されます。',
     approvals: '二者承認の依頼',

@@ -55,6 +55,7 @@ export function AuditPage() {
     <>
       <PageTitle>{t('audit.title')}</PageTitle>
       <Alerts round={round} onChange={changed} />
+      <BlockForm onChange={changed} />
       <Approvals round={round} onChange={changed} />
       <Search />
     </>
@@ -128,6 +129,56 @@ function Alerts({ round, onChange }: { round: number; onChange: () => void }) {
           </tbody>
         </table>
       ) : null}
+    </section>
+  )
+}
+
+/** An officer's block, at once: for what the monitor has no rule for. */
+function BlockForm({ onChange }: { onChange: () => void }) {
+  const { t } = useTranslation()
+  const [subject, setSubject] = useState('')
+  const [reason, setReason] = useState('')
+  const [done, setDone] = useState<string>()
+  const block = useAction(async () => {
+    const r = await post<{ block: { id: number; subject: string } }>('/api/portal/v1/blocks', {
+      subject,
+      reason,
+    })
+    setDone(t('audit.blocked', { subject: r.block.subject, id: r.block.id }))
+    setSubject('')
+    setReason('')
+    onChange()
+  })
+  const submit = (event: FormEvent) => {
+    event.preventDefault()
+    void block.run()
+  }
+  return (
+    <section aria-labelledby="block-now">
+      <h2 id="block-now">{t('audit.blockTitle')}</h2>
+      {done ? <Notice>{done}</Notice> : null}
+      <form onSubmit={submit} className="form wide">
+        <div className="row">
+          <TextField
+            label={t('audit.blockSubject')}
+            hint={t('audit.blockSubjectHint')}
+            value={subject}
+            onChange={(e) => setSubject(e.target.value)}
+            required
+          />
+          <TextField
+            label={t('audit.blockReason')}
+            value={reason}
+            onChange={(e) => setReason(e.target.value)}
+            required
+            maxLength={500}
+          />
+        </div>
+        <ErrorMessage error={block.error} />
+        <button type="submit" className="danger" disabled={block.busy}>
+          {t('audit.blockNow')}
+        </button>
+      </form>
     </section>
   )
 }

@@ -1,6 +1,8 @@
+import { useState } from 'react'
 import { useTranslation } from 'react-i18next'
-import { get } from '../api'
-import { Badge, ErrorMessage, Head, Loading, PageTitle, useFormat, useLoad } from '../ui'
+import { get, post } from '../api'
+import { useSession } from '../session'
+import { Badge, ErrorMessage, Head, Loading, Notice, PageTitle, useAction, useFormat, useLoad } from '../ui'
 
 interface Registry {
   optouts: Array<{
@@ -39,7 +41,18 @@ const TONE: Record<string, 'ok' | 'warn' | 'bad' | 'info'> = {
 export function OptOutsPage() {
   const { t } = useTranslation()
   const fmt = useFormat()
-  const { data, error, loading } = useLoad((signal) => get<Registry>('/api/core/v1/optouts', signal), [])
+  const session = useSession()
+  const { data, error, loading, reload } = useLoad(
+    (signal) => get<Registry>('/api/core/v1/optouts', signal),
+    [],
+  )
+  const confirm = useAction(async (receipt: string) => {
+    await post(`/api/core/v1/optout-requests/${receipt}/confirm`)
+    reload()
+    return receipt
+  })
+  const [confirmed, setConfirmed] = useState<string>()
+  const mayConfirm = session.has('admin', 'intake_operator')
   return (
     <>
       <PageTitle>{t('optouts.title')}</PageTitle>
@@ -98,6 +111,9 @@ export function OptOutsPage() {
             </table>
           )}
           <h2>{t('optouts.requests')}</h2>
+          <p className="muted">{t('optouts.unconfirmedHint')}</p>
+          {confirmed ? <Notice>{t('optouts.confirmed', { receipt: confirmed })}</Notice> : null}
+          <ErrorMessage error={confirm.error} />
           {data.requests.length === 0 ? (
             <p className="muted">{t('common.none')}</p>
           ) : (
@@ -109,6 +125,9 @@ export function OptOutsPage() {
                   t('optouts.requestState'),
                   t('optouts.receivedAt'),
                   t('optouts.doneAt'),
+                  <span key="sr" className="sr-only">
+                    {t('audit.actions')}
+                  </span>,
                 ]}
               />
               <tbody>
@@ -121,6 +140,19 @@ export function OptOutsPage() {
                     </td>
                     <td>{fmt.dateTime(r.receivedAt)}</td>
                     <td>{fmt.dateTime(r.doneAt)}</td>
+                    <td>
+                      {r.status === 'unconfirmed' && mayConfirm ? (
+                        <button
+                          type="button"
+                          disabled={confirm.busy}
+                          onClick={() =>
+                            void confirm.run(r.receipt).then((done) => done && setConfirmed(done))
+                          }
+                        >
+                          {t('optouts.confirm')}
+                        </button>
+                      ) : null}
+                    </td>
                   </tr>
                 ))}
               </tbody>
