@@ -191,6 +191,11 @@ for (const dialect of dialects()) {
       await page.goto(`${base}/`)
       await expect.poll(() => page.evaluate('document.documentElement.lang')).toBe('ja')
       await page.getByRole('heading', { name: ja.login.title }).waitFor()
+      // By keyboard: the first Tab reaches the skip button, which moves the focus to the content.
+      await page.keyboard.press('Tab')
+      expect(await page.evaluate('document.activeElement.textContent')).toBe(ja.app.skip)
+      await page.keyboard.press('Enter')
+      expect(await page.evaluate('document.activeElement.id')).toBe('main')
       await expectAccessible(page, 'the sign-in page')
       await shot(page, 'sign-in')
       await page.getByLabel(ja.login.username).fill(report.login.username)
@@ -206,7 +211,8 @@ for (const dialect of dialects()) {
         [now - 1, now].map((step) => generateSync({ secret: report.login.totpSecret, epoch: step * 30 })),
       ).toContain(JSON.parse(told.stdout).code)
       await page.getByLabel(ja.login.code).fill(await auth.code(report.login.username))
-      await page.getByRole('button', { name: ja.login.submit }).click()
+      // Enter in the code field signs in, as in any form.
+      await page.getByLabel(ja.login.code).press('Enter')
       await page.getByRole('heading', { name: ja.dashboard.title }).waitFor()
       // Today's two submissions (one per hospital) and the quarantine's count, from the store.
       const card = page.locator('.cards li').filter({ hasText: ja.dashboard.submissionsToday })

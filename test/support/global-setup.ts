@@ -36,7 +36,8 @@ export default function setup(project: TestProject): () => void {
       '--config',
       join(root, 'web', 'vite.config.ts'),
     ],
-    { stdio: 'inherit' },
+    // Vitest sets NODE_ENV=test, which would bundle React's development build: test what ships.
+    { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } },
   )
   let url = process.env.TOKUMEI_TEST_DATABASE_URL || null
   let dir: string | undefined

@@ -12,12 +12,20 @@ import { useTranslation } from 'react-i18next'
 import { ApiError } from './api'
 import { useSession } from './session'
 
-/** The page's one heading: sets the document title and takes the focus when the page opens. */
+/** Whether a screen has been shown yet: the first one leaves the focus where the browser put it. */
+let shown = false
+
+/**
+ * The screen's one heading: sets the document title and, when the user moves to another screen,
+ * takes the focus, so that a screen reader starts there. On the first screen the focus stays at the
+ * document's start, where the first Tab reaches the skip button.
+ */
 export function PageTitle({ children }: { children: string }) {
   const ref = useRef<HTMLHeadingElement>(null)
   useEffect(() => {
     document.title = `${children} — tokumei`
-    ref.current?.focus()
+    if (shown) ref.current?.focus()
+    shown = true
   }, [children])
   return (
     <h1 ref={ref} tabIndex={-1}>
