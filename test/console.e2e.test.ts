@@ -12,6 +12,7 @@ import { pseudonym } from '../src/anonymize/index.js'
 import { selectCohort } from '../src/clinical/index.js'
 import { type Config, loadConfig } from '../src/config/index.js'
 import { localPatientHash } from '../src/identity/index.js'
+import { rotateInstitutionKey } from '../src/intake/index.js'
 import type { Worker } from '../src/jobs/index.js'
 import {
   decryptPackage,
@@ -587,6 +588,44 @@ for (const dialect of dialects()) {
       expect(marked).toBe(Number(primary) + Number(secondary))
       expect(marked).toBeGreaterThan(0)
       await shot(page, 'statistics')
+    })
+
+    it('an institution reads its submissions, their signed receipts and its holdings with its API key', async () => {
+      const hospital = await runtime.db.kysely
+        .selectFrom('governance.institution')
+        .select(['code', 'name'])
+        .orderBy('code')
+        .executeTakeFirstOrThrow()
+      const { key } = await rotateInstitutionKey(runtime.db.kysely, hospital.code, { revokeOthers: false })
+      const page = await open()
+      await page.goto(`${base}/#/institution`)
+      await page.getByRole('heading', { name: ja.institution.title }).waitFor()
+      await page.getByLabel(ja.institution.key).fill(key.apiKey)
+      await page.getByRole('button', { name: ja.institution.show }).click()
+      await page.getByRole('heading', { name: `${hospital.name} の保有状況` }).waitFor()
+      const submission = await runtime.db.kysely
+        .selectFrom('intake.submission as s')
+        .innerJoin('governance.institution as i', 'i.id', 's.institution_id')
+        .select('s.id')
+        .where('i.code', '=', hospital.code)
+        .executeTakeFirstOrThrow()
+      await page.getByRole('button', { name: `受付 ${submission.id} の受領記録` }).click()
+      const receipt = await runtime.db.kysely
+        .selectFrom('intake.receipt')
+        .select('body')
+        .where('submission_id', '=', submission.id)
+        .executeTakeFirstOrThrow()
+      // The receipt's digest as the gateway signed it.
+      await page.getByText(String(receipt.body.sha256)).waitFor()
+      await expectAccessible(page, "the institutions' page")
+      await shot(page, 'institution')
+      // A wrong key is one clear refusal, and nothing of the institution stays on the page.
+      await page.getByLabel(ja.institution.key).fill('tkm_not-a-key')
+      await page.getByRole('button', { name: ja.institution.show }).click()
+      await page.getByRole('alert').waitFor()
+      await expect(page.getByRole('heading', { name: `${hospital.name} の保有状況` }).count()).resolves.toBe(
+        0,
+      )
     })
 
     it('a security officer blocks an account at once; lifting it takes a second officer with a fresh code', async () => {

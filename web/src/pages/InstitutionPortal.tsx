@@ -80,6 +80,10 @@ export function InstitutionPortalPage() {
       )
       setReceipt(undefined)
     } catch (e) {
+      // A refused key shows nothing of what an earlier one showed.
+      setHoldings(undefined)
+      setSubmissions(undefined)
+      setReceipt(undefined)
       setError(e)
     }
   }
