@@ -685,6 +685,15 @@ for (const dialect of dialects()) {
       await second.getByLabel(ja.audit.action, { exact: true }).fill('approval.')
       await second.getByRole('button', { name: ja.audit.find }).click()
       await second.getByRole('cell', { name: 'account:e2e.officer2' }).first().waitFor()
+      // The whole log, newest first, a page of 50 at a time.
+      await second.getByLabel(ja.audit.action, { exact: true }).fill('')
+      await second.getByRole('button', { name: ja.audit.find }).click()
+      const rows = second.locator('table.audit tbody tr')
+      await expect.poll(() => rows.count()).toBe(50)
+      await second.getByRole('button', { name: ja.audit.more }).click()
+      await expect.poll(() => rows.count()).toBeGreaterThan(50)
+      const seqs = (await rows.locator('td:first-child').allTextContents()).map(Number)
+      expect(seqs).toEqual([...new Set(seqs)].sort((a, b) => b - a))
       // And the researcher signs in again.
       await signIn('e2e.researcher')
     })

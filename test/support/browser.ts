@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { generateSync } from 'otplib'
@@ -59,6 +59,8 @@ export async function expectAccessible(page: Page, what: string): Promise<void> 
 /** Screenshots, numbered in the order taken, under test-artifacts/console/<run>/. */
 export function screenshots(run: string): (page: Page, name: string) => Promise<void> {
   const dir = join(ARTIFACTS, run)
+  // One run's pictures: an earlier run's go.
+  rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
   let n = 0
   return async (page, name) => {

@@ -414,6 +414,7 @@ export const en: Strings<typeof ja> = {
     from: 'From',
     to: 'To',
     prefixHint: 'matches the beginning',
+    more: 'Show older events',
     find: 'Search',
     found: '{{n}} events, newest first',
     detail: 'Detail',

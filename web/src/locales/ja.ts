@@ -411,6 +411,7 @@ export const ja = {
     from: '開始',
     to: '終了',
     prefixHint: '前方一致',
+    more: 'さらに古いものを表示',
     find: '検索',
     found: '{{n}} 件（新しい順）',
     detail: '詳細',

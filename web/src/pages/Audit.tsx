@@ -1,4 +1,4 @@
-import { type FormEvent, useState } from 'react'
+import { type FormEvent, useEffect, useState } from 'react'
 import { useTranslation } from 'react-i18next'
 import { get, post, query } from '../api'
 import { useSession } from '../session'
@@ -273,6 +273,9 @@ function Approvals({ round, onChange }: { round: number; onChange: () => void })
   )
 }
 
+/** Events per page of the audit search. */
+const PAGE = 50
+
 function Search() {
   const { t } = useTranslation()
   const fmt = useFormat()
@@ -280,22 +283,36 @@ function Search() {
   const [asked, setAsked] = useState(filters)
   const set = (key: keyof typeof filters) => (e: { target: { value: string } }) =>
     setFilters({ ...filters, [key]: e.target.value })
-  const { data, error, loading } = useLoad(
-    (signal) =>
-      get<{ events: AuditEvent[] }>(
-        `/api/portal/v1/audit${query({
-          actor: asked.actor,
-          action: asked.action,
-          target: asked.target,
-          outcome: asked.outcome,
-          from: asked.from ? new Date(asked.from).toISOString() : undefined,
-          to: asked.to ? new Date(asked.to).toISOString() : undefined,
-          limit: 200,
-        })}`,
-        signal,
-      ),
-    [asked],
-  )
+  const search = (before: number | undefined, signal?: AbortSignal) =>
+    get<{ events: AuditEvent[] }>(
+      `/api/portal/v1/audit${query({
+        actor: asked.actor,
+        action: asked.action,
+        target: asked.target,
+        outcome: asked.outcome,
+        from: asked.from ? new Date(asked.from).toISOString() : undefined,
+        to: asked.to ? new Date(asked.to).toISOString() : undefined,
+        before,
+        limit: PAGE,
+      })}`,
+      signal,
+    )
+  const { data, error, loading } = useLoad((signal) => search(undefined, signal), [asked])
+  // Older events, a page at a time, below the ones shown.
+  const [older, setOlder] = useState<AuditEvent[]>([])
+  const [exhausted, setExhausted] = useState(false)
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new search starts from the newest again.
+  useEffect(() => {
+    setOlder([])
+    setExhausted(false)
+  }, [asked])
+  const more = useAction(async () => {
+    const shown = [...(data?.events ?? []), ...older]
+    const r = await search(shown.at(-1)?.seq)
+    setOlder((o) => [...o, ...r.events])
+    if (r.events.length < PAGE) setExhausted(true)
+  })
+  const events = [...(data?.events ?? []), ...older]
   const submit = (event: FormEvent) => {
     event.preventDefault()
     setAsked({ ...filters })
@@ -353,7 +370,7 @@ function Search() {
       <ErrorMessage error={error} />
       {data ? (
         <table className="audit">
-          <caption>{t('audit.found', { n: data.events.length })}</caption>
+          <caption>{t('audit.found', { n: events.length })}</caption>
           <Head
             columns={[
               '#',
@@ -366,7 +383,7 @@ function Search() {
             ]}
           />
           <tbody>
-            {data.events.map((e) => (
+            {events.map((e) => (
               <tr key={e.seq}>
                 <td className="num">{e.seq}</td>
                 <td>{fmt.dateTime(e.at)}</td>
@@ -386,6 +403,12 @@ function Search() {
           </tbody>
         </table>
       ) : null}
+      {data && data.events.length === PAGE && !exhausted ? (
+        <button type="button" onClick={() => void more.run()} disabled={more.busy}>
+          {t('audit.more')}
+        </button>
+      ) : null}
+      <ErrorMessage error={more.error} />
     </section>
   )
 }
