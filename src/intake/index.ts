@@ -32,6 +32,7 @@ export {
 } from './listing.js'
 export { listOptOuts, type OptOutResult, registerOptOut } from './optout.js'
 export {
+  confirmOptOutRequest,
   findOptOutRequest,
   normalizePatientId,
   normalizeReceipt,

@@ -85,7 +85,7 @@ export interface QuarantineEntry {
 
 export async function listQuarantine(
   db: Db,
-  filter: { submission?: number; institutionId?: number; limit?: number } = {},
+  filter: { submission?: number; institutionId?: number; limit?: number; newest?: boolean } = {},
 ): Promise<QuarantineEntry[]> {
   let query = db
     .selectFrom('intake.quarantine as q')
@@ -102,7 +102,7 @@ export async function listQuarantine(
       'q.reason',
       'q.created_at',
     ])
-    .orderBy('q.id')
+    .orderBy('q.id', filter.newest ? 'desc' : 'asc')
     .limit(filter.limit ?? 1000)
   if (filter.submission !== undefined) query = query.where('q.submission_id', '=', filter.submission)
   if (filter.institutionId !== undefined) query = query.where('s.institution_id', '=', filter.institutionId)

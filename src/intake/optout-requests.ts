@@ -3,9 +3,9 @@ import type { Kysely } from 'kysely'
 import type { Schema } from '../db/index.js'
 import { localPatientHash } from '../identity/index.js'
 import { enqueueJob } from '../jobs/index.js'
-import { TokumeiError } from '../model/index.js'
+import { isCalendarDate, TokumeiError } from '../model/index.js'
 import { type Keyring, recordAuditEvent } from '../security/index.js'
-import { findInstitution, parseIsoDate } from './institutions.js'
+import { findInstitution } from './institutions.js'
 import { registerOptOut } from './optout.js'
 import type { CoreIntakeContext } from './process.js'
 
@@ -78,7 +78,13 @@ export async function submitOptOutRequest(
 ): Promise<OptOutRequestView> {
   const institution = await findInstitution(context.db, input.institution)
   const patientId = normalizePatientId(input.patientId)
-  const birthDate = parseIsoDate(input.birthDate.normalize('NFKC').trim(), 'The birth date')
+  // Checked without quoting it back: a birth date beside a patient ID is not for error messages.
+  const birthDate = input.birthDate.normalize('NFKC').trim()
+  if (!isCalendarDate(birthDate))
+    throw new TokumeiError('The birth date must be a date as YYYY-MM-DD.', {
+      code: 'optout.bad_birth_date',
+      kind: 'invalid',
+    })
   const receipt = newReceipt()
   return context.db.transaction().execute(async (trx) => {
     const row = await trx
@@ -108,7 +114,8 @@ export async function submitOptOutRequest(
   })
 }
 
-export async function findOptOutRequest(db: Db, rawReceipt: string): Promise<OptOutRequestView> {
+/** A request by its receipt number as typed, or one not-found error. */
+async function requestByReceipt(db: Db, rawReceipt: string) {
   const receipt = normalizeReceipt(rawReceipt)
   const row =
     receipt === undefined
@@ -116,7 +123,7 @@ export async function findOptOutRequest(db: Db, rawReceipt: string): Promise<Opt
       : await db
           .selectFrom('governance.optout_request as r')
           .innerJoin('governance.institution as i', 'i.id', 'r.institution_id')
-          .select(['r.receipt', 'i.code', 'r.status', 'r.received_at', 'r.done_at'])
+          .select(['r.id', 'r.receipt', 'i.code', 'r.status', 'r.received_at', 'r.done_at'])
           .where('r.receipt', '=', receipt)
           .executeTakeFirst()
   if (!row)
@@ -124,6 +131,11 @@ export async function findOptOutRequest(db: Db, rawReceipt: string): Promise<Opt
       code: 'optout.request_not_found',
       kind: 'not_found',
     })
+  return row
+}
+
+export async function findOptOutRequest(db: Db, rawReceipt: string): Promise<OptOutRequestView> {
+  const row = await requestByReceipt(db, rawReceipt)
   return {
     receipt: row.receipt,
     institution: row.code,
@@ -208,4 +220,21 @@ export async function processOptOutRequest(
   })
   await finish('registered', registered.id)
   return { status: 'registered', deletedRecords: registered.deletedRecords }
+}
+
+/**
+ * The institution has confirmed the person of an `unconfirmed` request: registered now, with the
+ * context's actor (the intake operator) as the one who did it.
+ */
+export async function confirmOptOutRequest(
+  context: CoreIntakeContext,
+  rawReceipt: string,
+): Promise<{ status: OptOutRequestStatus; deletedRecords: number }> {
+  const row = await requestByReceipt(context.db, rawReceipt)
+  if (row.status !== 'unconfirmed')
+    throw new TokumeiError(
+      `Request ${row.receipt} is ${row.status}: only an unconfirmed request waits for confirmation.`,
+      { code: 'optout.not_unconfirmed', kind: 'conflict' },
+    )
+  return processOptOutRequest(context, row.id, { confirmedBy: context.actor })
 }

@@ -50,6 +50,7 @@ export { canonicalJson, type Manifest, readManifest } from './package.js'
 export { findPolicy, listPolicies, type PolicySummary, storePolicy } from './policies.js'
 export { checkPublication, findSmallCells, type PublicationCheck } from './publication.js'
 export {
+  defaultPersonsPolicy,
   type NamedPolicy,
   parseSpec,
   RELEASE_TABLES,

@@ -20,6 +20,7 @@ import {
   CONTRACT_SCHEMA,
   createDelivery,
   decryptPackage,
+  defaultPersonsPolicy,
   type GovernanceContext,
   generateRecipientKeys,
   parseQuery,
@@ -32,7 +33,6 @@ import {
   untar,
   verifyPackage,
 } from '../release/index.js'
-import { defaultPersonsPolicy } from '../release/spec.js'
 import { type AuthContext, createAccount, setUpAccount, verifyPerson } from '../security/index.js'
 import { generateSyntheticData } from '../synth/index.js'
 import { DEMO_LOGIN_FILE } from './demo-login.js'

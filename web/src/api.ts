@@ -40,7 +40,8 @@ export async function api<T>(
       method,
       headers: { ...headers, ...(init.headers as Record<string, string> | undefined) },
       body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: 'same-origin',
+      // An institution's page sends its API key and no session: `credentials: 'omit'`.
+      credentials: init.credentials ?? 'same-origin',
       signal: init.signal,
     })
   } catch (error) {

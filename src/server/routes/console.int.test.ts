@@ -187,6 +187,9 @@ describeEachDialect('console routes', (t) => {
       const res = await call(undefined, 'POST', '/api/public/v1/optout-requests', body, `192.0.2.${n + 1}`)
       expect(res.statusCode, res.body).toBe(status)
       expect(JSON.stringify(res.json().error).toLowerCase()).toContain(what.toLowerCase().split('.')[0])
+      // The answer never quotes the patient's own input back.
+      expect(res.body).not.toContain(body.birthDate)
+      expect(res.body).not.toContain(body.patientId)
     }
     expect(await t.db.kysely.selectFrom('governance.optout_request').select('id').execute()).toEqual(before)
     // Five requests a minute from one address, then 429.

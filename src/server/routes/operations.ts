@@ -4,11 +4,10 @@ import { checkDocument } from '../../anonymize/index.js'
 import { selectCohort } from '../../clinical/index.js'
 import {
   type CoreIntakeContext,
+  confirmOptOutRequest,
   listOptOuts,
   listQuarantine,
   listSubmissions,
-  normalizeReceipt,
-  processOptOutRequest,
   readHoldings,
 } from '../../intake/index.js'
 import { TokumeiError } from '../../model/index.js'
@@ -270,34 +269,13 @@ export const operationsRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async 
     },
     async (request) => {
       const actor = `account:${(request.session as Session).account.username}`
-      const receipt = normalizeReceipt((request.params as { receipt: string }).receipt)
-      const row = receipt
-        ? await db
-            .selectFrom('governance.optout_request')
-            .select(['id', 'status'])
-            .where('receipt', '=', receipt)
-            .executeTakeFirst()
-        : undefined
-      if (!row)
-        throw new TokumeiError('There is no opt-out request with this receipt number.', {
-          code: 'optout.request_not_found',
-          kind: 'not_found',
-        })
-      if (row.status !== 'unconfirmed')
-        throw new TokumeiError(
-          `Request ${receipt} is ${row.status}: only an unconfirmed request waits for confirmation.`,
-          {
-            code: 'optout.not_unconfirmed',
-            kind: 'conflict',
-          },
-        )
-      // The operator confirms: the vault work and its audit events are theirs.
+      // The operator confirms: the registration and its audit events are theirs.
       const context: CoreIntakeContext = {
         ...coreIntakeContext(runtime),
         actor,
         audit: (event) => runtime.audit({ ...event, actor }),
       }
-      return { request: await processOptOutRequest(context, row.id, { confirmedBy: actor }) }
+      return { request: await confirmOptOutRequest(context, (request.params as { receipt: string }).receipt) }
     },
   )
 

@@ -7,6 +7,7 @@ import {
   CONTRACT_SCHEMA,
   createDelivery,
   decryptPackage,
+  defaultPersonsPolicy,
   generateRecipientKeys,
   parseQuery,
   parseSpec,
@@ -14,7 +15,6 @@ import {
   signContract,
   storePolicy,
 } from '../../release/index.js'
-import { defaultPersonsPolicy } from '../../release/spec.js'
 import { authContext, createWorker, deliveryContext, releaseBuildContext } from '../../runtime/index.js'
 import { createAccount, setUpAccount, signIn } from '../../security/index.js'
 

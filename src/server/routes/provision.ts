@@ -509,11 +509,8 @@ export const provisionRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (
     },
     async (request) => {
       const session = request.session as Session
-      const staff = session.account.roles.some((r) => r === 'admin' || r === 'anonymization_engineer')
       const own = new Set(
-        (await listProjects(governance(session)))
-          .filter((p) => staff || visibleTo(session, p))
-          .map((p) => p.code),
+        (await listProjects(governance(session))).filter((p) => visibleTo(session, p)).map((p) => p.code),
       )
       const releases = await runtime.db.kysely
         .selectFrom('governance.release as r')

@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from 'react'
 import { useTranslation } from 'react-i18next'
-import { ApiError } from '../api'
+import { api } from '../api'
 import { ErrorMessage, Head, PageTitle, TextField, useFormat } from '../ui'
 import { CategoryTable, type Holding, useCountsText } from './Institutions'
 
@@ -39,23 +39,9 @@ interface Receipt extends Submission {
   }>
 }
 
-async function withKey<T>(key: string, path: string): Promise<T> {
-  const r = await fetch(path, {
-    headers: { authorization: `Bearer ${key}`, accept: 'application/json' },
-    credentials: 'omit',
-  })
-  const data = (await r.json().catch(() => ({}))) as T & {
-    error?: { message: string; code: string; request_id?: string }
-  }
-  if (!r.ok)
-    throw new ApiError(
-      data.error?.message ?? String(r.status),
-      r.status,
-      data.error?.code ?? 'http',
-      data.error?.request_id,
-    )
-  return data
-}
+/** A gateway route with the institution's key and without the staff session. */
+const withKey = <T,>(key: string, path: string): Promise<T> =>
+  api<T>('GET', path, undefined, { headers: { authorization: `Bearer ${key}` }, credentials: 'omit' })
 
 /**
  * 医療機関の方へ: an institution's own submissions and holdings, read with its API key (kept in this

@@ -1,7 +1,7 @@
 import { type FormEvent, useEffect, useMemo, useState } from 'react'
 import { useTranslation } from 'react-i18next'
 import { parse as parseYaml } from 'yaml'
-import { ApiError, get, post } from '../api'
+import { ApiError, api, get, post } from '../api'
 import { Link, type Route } from '../router'
 import { useSession } from '../session'
 import {
@@ -395,21 +395,8 @@ export function ProjectSelect({
   )
 }
 
-async function fetchCount(cohort: unknown, signal: AbortSignal): Promise<number> {
-  const r = await fetch('/api/core/v1/cohort-count', {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-csrf-token': sessionStorage.getItem('tokumei.csrf') ?? '',
-    },
-    body: JSON.stringify({ cohort }),
-    credentials: 'same-origin',
-    signal,
-  })
-  const data = (await r.json()) as { persons?: number; error?: { message: string; code: string } }
-  if (!r.ok) throw new ApiError(data.error?.message ?? String(r.status), r.status, data.error?.code ?? 'http')
-  return data.persons as number
-}
+const fetchCount = async (cohort: unknown, signal: AbortSignal): Promise<number> =>
+  (await api<{ persons: number }>('POST', '/api/core/v1/cohort-count', { cohort }, { signal })).persons
 
 function ReleasePage({ id }: { id: string }) {
   const { t } = useTranslation()
