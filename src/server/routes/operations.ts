@@ -10,7 +10,6 @@ import {
   listSubmissions,
   readHoldings,
 } from '../../intake/index.js'
-import { TokumeiError } from '../../model/index.js'
 import { coreIntakeContext, type Runtime } from '../../runtime/index.js'
 import type { Session } from '../../security/index.js'
 import { COHORT_SCHEMA } from '../../stats/index.js'
